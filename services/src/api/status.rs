@@ -1,0 +1,76 @@
+//! The one place where a domain [`Error`] becomes a `tonic::Status` (with
+//! google.rpc ErrorInfo, BadRequest, RetryInfo details), and back for the
+//! simulator's gRPC client.
+
+use std::collections::HashMap;
+
+use tonic::Status;
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::error::{Code, Error, Reason};
+
+pub const ERROR_DOMAIN: &str = "wagate.dev";
+
+fn grpc_code(code: Code) -> tonic::Code {
+    match code {
+        Code::InvalidArgument => tonic::Code::InvalidArgument,
+        Code::Unauthenticated => tonic::Code::Unauthenticated,
+        Code::PermissionDenied => tonic::Code::PermissionDenied,
+        Code::NotFound => tonic::Code::NotFound,
+        Code::AlreadyExists => tonic::Code::AlreadyExists,
+        Code::FailedPrecondition => tonic::Code::FailedPrecondition,
+        Code::ResourceExhausted => tonic::Code::ResourceExhausted,
+        Code::Unavailable => tonic::Code::Unavailable,
+        Code::Unimplemented => tonic::Code::Unimplemented,
+        Code::Internal => tonic::Code::Internal,
+        Code::DeadlineExceeded => tonic::Code::DeadlineExceeded,
+    }
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        let mut details = ErrorDetails::new();
+        let metadata: HashMap<String, String> = err.metadata.iter().cloned().collect();
+        details.set_error_info(err.reason.as_str(), ERROR_DOMAIN, metadata);
+        if !err.field_violations.is_empty() {
+            for violation in &err.field_violations {
+                details.add_bad_request_violation(
+                    violation.field.clone(),
+                    violation.description.clone(),
+                );
+            }
+        }
+        if let Some(after) = err.retry_after {
+            details.set_retry_info(Some(after));
+        }
+        Status::with_error_details(grpc_code(err.code), err.message, details)
+    }
+}
+
+/// Rebuilds a domain error from a status returned by a wagate peer (the
+/// simulator), keeping its code and reason.
+pub fn status_to_error(status: &Status) -> Error {
+    let code = match status.code() {
+        tonic::Code::InvalidArgument | tonic::Code::OutOfRange => Code::InvalidArgument,
+        tonic::Code::Unauthenticated => Code::Unauthenticated,
+        tonic::Code::PermissionDenied => Code::PermissionDenied,
+        tonic::Code::NotFound => Code::NotFound,
+        tonic::Code::AlreadyExists => Code::AlreadyExists,
+        tonic::Code::FailedPrecondition => Code::FailedPrecondition,
+        tonic::Code::ResourceExhausted => Code::ResourceExhausted,
+        tonic::Code::Unimplemented => Code::Unimplemented,
+        tonic::Code::DeadlineExceeded => Code::DeadlineExceeded,
+        tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Aborted => {
+            Code::Unavailable
+        }
+        _ => Code::Internal,
+    };
+    let reason = match code {
+        Code::NotFound => Reason::NotFound,
+        Code::AlreadyExists => Reason::AlreadyExists,
+        Code::Unavailable => Reason::NotReady,
+        Code::InvalidArgument => Reason::InvalidArgument,
+        _ => Reason::WhatsappError,
+    };
+    Error::new(code, reason, status.message().to_owned())
+}

@@ -1,0 +1,125 @@
+//! The command line: `wagate serve`, `wagate simulator`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, EngineKind, Overrides};
+
+#[derive(Parser)]
+#[command(
+    name = "wagate",
+    version,
+    about = "Self-hosted WhatsApp API gateway: gRPC services, durable events, a simulated network"
+)]
+struct Cli {
+    /// TOML configuration file (settings as in README's table; WAGATE_* variables override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gRPC server.
+    Serve {
+        /// Engine that connects sessions to WhatsApp: `sim` (the simulated network).
+        #[arg(long, value_parser = parse_engine)]
+        engine: Option<EngineKind>,
+        /// Use the `wagate simulator` at this URL instead of an in-process network.
+        #[arg(long, value_name = "URL")]
+        simulator_url: Option<String>,
+    },
+    /// Run the simulated WhatsApp network as its own process.
+    Simulator,
+}
+
+fn parse_engine(value: &str) -> Result<EngineKind, String> {
+    match value {
+        "sim" => Ok(EngineKind::Sim),
+        "whatsapp" => {
+            Err("the whatsapp engine is not available in this build yet; use \"sim\"".into())
+        }
+        other => Err(format!("unknown engine {other:?}")),
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = match &cli.command {
+        Command::Serve {
+            engine,
+            simulator_url,
+        } => Overrides {
+            engine: *engine,
+            simulator_url: simulator_url.clone(),
+        },
+        Command::Simulator => Overrides::default(),
+    };
+    let config = match Config::load(cli.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("wagate: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(config.log_format, &config.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("wagate: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(watch_signals(shutdown.clone()));
+        match cli.command {
+            Command::Serve { .. } => crate::server::start(config, shutdown).await?.wait().await,
+            Command::Simulator => {
+                crate::simulator::start(config, shutdown)
+                    .await?
+                    .wait()
+                    .await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "wagate stopped on an error");
+            eprintln!("wagate: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C) start the ordered shutdown.
+async fn watch_signals(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,526 @@
+//! Layered configuration: built-in defaults, then an optional TOML file
+//! (`--config`), then `WAGATE_*` environment variables, then command-line flags.
+//! Everything is validated once at start with messages that name the setting.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// The simulated WhatsApp network.
+    Sim,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable; colours when writing to a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Settings of the simulated WhatsApp network.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// How long each QR code is shown before it is replaced.
+    #[serde(with = "duration_serde")]
+    pub qr_rotation: Duration,
+    /// How many QR codes are shown before linking gives up (the session expires).
+    pub qr_codes: u32,
+    /// How long a pair code stays valid.
+    #[serde(with = "duration_serde")]
+    pub pair_code_ttl: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            qr_rotation: Duration::from_secs(20),
+            qr_codes: 6,
+            pair_code_ttl: Duration::from_secs(180),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// gRPC listen address of `wagate serve`.
+    pub grpc_addr: SocketAddr,
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/wagate.db`.
+    pub database_url: String,
+    /// Database of `wagate simulator`; empty means `sqlite://<data_dir>/simulator.db`.
+    pub simulator_database_url: String,
+    /// Where the embedded database and per-session files live.
+    pub data_dir: PathBuf,
+    /// The admin (account-level) token. Generated on first start when unset.
+    pub admin_token: Option<String>,
+    pub engine: EngineKind,
+    /// Address of a `wagate simulator` to use with the sim engine; when unset
+    /// the network runs in-process.
+    pub simulator_url: Option<String>,
+    /// Listen address of `wagate simulator`.
+    pub simulator_addr: SocketAddr,
+    /// Token `wagate simulator` requires from its callers, if any.
+    pub simulator_token: Option<String>,
+    pub log_format: LogFormat,
+    /// tracing filter, e.g. `info` or `wagate=debug,info`.
+    pub log_level: String,
+    /// Let URLs the server calls (webhooks, proxies, media) point at private,
+    /// loopback or bare-IP hosts. For development only.
+    pub allow_private_urls: bool,
+    /// Upper bound on draining open requests at shutdown.
+    #[serde(with = "duration_serde")]
+    pub shutdown_grace: Duration,
+    /// Deadline of a unary request (clients may ask for less with grpc-timeout).
+    #[serde(with = "duration_serde")]
+    pub request_timeout: Duration,
+    /// Connections are closed gracefully after this age so clients rebalance.
+    #[serde(with = "duration_serde")]
+    pub max_connection_age: Duration,
+    /// Requests served at once across all connections.
+    pub max_concurrent_requests: usize,
+    /// Requests served at once on one connection.
+    pub max_concurrent_requests_per_connection: usize,
+    /// Largest accepted request message.
+    pub max_request_bytes: usize,
+    /// Pause between sessions reconnected at start.
+    #[serde(with = "duration_serde")]
+    pub reconnect_stagger: Duration,
+    /// How long ConnectSession waits for the first QR code or the connection.
+    #[serde(with = "duration_serde")]
+    pub connect_wait: Duration,
+    /// Database pool size.
+    pub database_max_connections: u32,
+    pub sim: SimConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            grpc_addr: "0.0.0.0:50051".parse().expect("valid default"),
+            database_url: String::new(),
+            simulator_database_url: String::new(),
+            data_dir: PathBuf::from("data"),
+            admin_token: None,
+            engine: EngineKind::Sim,
+            simulator_url: None,
+            simulator_addr: "0.0.0.0:50052".parse().expect("valid default"),
+            simulator_token: None,
+            log_format: LogFormat::Pretty,
+            log_level: "info".to_owned(),
+            allow_private_urls: false,
+            shutdown_grace: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(30),
+            max_connection_age: Duration::from_secs(300),
+            max_concurrent_requests: 1024,
+            max_concurrent_requests_per_connection: 256,
+            max_request_bytes: 8 * 1024 * 1024,
+            reconnect_stagger: Duration::from_millis(100),
+            connect_wait: Duration::from_secs(5),
+            database_max_connections: 16,
+            sim: SimConfig::default(),
+        }
+    }
+}
+
+/// Command-line overrides (highest precedence).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub engine: Option<EngineKind>,
+    pub simulator_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{var}: {message}")]
+    Env { var: String, message: String },
+    #[error("invalid setting {setting}: {message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads defaults, then `file`, then the process environment, then `overrides`.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("WAGATE_"))
+            .collect();
+        Self::load_from(file, &vars, overrides)
+    }
+
+    pub fn load_from(
+        file: Option<&std::path::Path>,
+        env: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|err| ConfigError::File {
+                    path: path.to_owned(),
+                    message: err.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        for (var, value) in env {
+            config.apply_env(var, value)?;
+        }
+        if let Some(engine) = overrides.engine {
+            config.engine = engine;
+        }
+        if let Some(url) = &overrides.simulator_url {
+            config.simulator_url = Some(url.clone());
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, var: &str, value: &str) -> Result<(), ConfigError> {
+        let err = |message: String| ConfigError::Env {
+            var: var.to_owned(),
+            message,
+        };
+        let value = value.trim();
+        match var {
+            "WAGATE_GRPC_ADDR" => self.grpc_addr = parse_addr(value).map_err(err)?,
+            "WAGATE_DATABASE_URL" => self.database_url = value.to_owned(),
+            "WAGATE_SIMULATOR_DATABASE_URL" => self.simulator_database_url = value.to_owned(),
+            "WAGATE_DATA_DIR" => self.data_dir = PathBuf::from(value),
+            "WAGATE_ADMIN_TOKEN" => self.admin_token = non_empty(value),
+            "WAGATE_ENGINE" => self.engine = parse_engine(value).map_err(err)?,
+            "WAGATE_SIMULATOR_URL" => self.simulator_url = non_empty(value),
+            "WAGATE_SIMULATOR_ADDR" => self.simulator_addr = parse_addr(value).map_err(err)?,
+            "WAGATE_SIMULATOR_TOKEN" => self.simulator_token = non_empty(value),
+            "WAGATE_LOG_FORMAT" => self.log_format = parse_log_format(value).map_err(err)?,
+            "WAGATE_LOG" | "WAGATE_LOG_LEVEL" => self.log_level = value.to_owned(),
+            "WAGATE_ALLOW_PRIVATE_URLS" => {
+                self.allow_private_urls = parse_bool(value).map_err(err)?
+            }
+            "WAGATE_SHUTDOWN_GRACE" => self.shutdown_grace = parse_duration(value).map_err(err)?,
+            "WAGATE_REQUEST_TIMEOUT" => {
+                self.request_timeout = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_MAX_CONNECTION_AGE" => {
+                self.max_connection_age = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_MAX_CONCURRENT_REQUESTS" => {
+                self.max_concurrent_requests = parse_number(value).map_err(err)?
+            }
+            "WAGATE_MAX_CONCURRENT_REQUESTS_PER_CONNECTION" => {
+                self.max_concurrent_requests_per_connection = parse_number(value).map_err(err)?
+            }
+            "WAGATE_MAX_REQUEST_BYTES" => {
+                self.max_request_bytes = parse_number(value).map_err(err)?
+            }
+            "WAGATE_RECONNECT_STAGGER" => {
+                self.reconnect_stagger = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_CONNECT_WAIT" => self.connect_wait = parse_duration(value).map_err(err)?,
+            "WAGATE_DATABASE_MAX_CONNECTIONS" => {
+                self.database_max_connections = parse_number(value).map_err(err)?
+            }
+            "WAGATE_SIM_QR_ROTATION" => {
+                self.sim.qr_rotation = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_SIM_QR_CODES" => self.sim.qr_codes = parse_number(value).map_err(err)?,
+            "WAGATE_SIM_PAIR_CODE_TTL" => {
+                self.sim.pair_code_ttl = parse_duration(value).map_err(err)?
+            }
+            // Variables read elsewhere (tests, tools) are not ours to reject.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The database URL to use, with the embedded default filled in.
+    pub fn effective_database_url(&self) -> String {
+        self.or_embedded(&self.database_url, "wagate.db")
+    }
+
+    /// The simulator's database URL, with the embedded default filled in.
+    pub fn effective_simulator_database_url(&self) -> String {
+        self.or_embedded(&self.simulator_database_url, "simulator.db")
+    }
+
+    fn or_embedded(&self, url: &str, file: &str) -> String {
+        if url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join(file).display())
+        } else {
+            url.to_owned()
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, message: &str| {
+            Err(ConfigError::Invalid {
+                setting,
+                message: message.to_owned(),
+            })
+        };
+        let is_database_url = |url: &str| {
+            url.is_empty()
+                || url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+        };
+        if !is_database_url(&self.database_url) {
+            return invalid(
+                "database_url (WAGATE_DATABASE_URL)",
+                "must start with sqlite:, postgres:// or postgresql://",
+            );
+        }
+        if !is_database_url(&self.simulator_database_url) {
+            return invalid(
+                "simulator_database_url (WAGATE_SIMULATOR_DATABASE_URL)",
+                "must start with sqlite:, postgres:// or postgresql://",
+            );
+        }
+        if let Some(url) = &self.simulator_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return invalid(
+                    "simulator_url (WAGATE_SIMULATOR_URL)",
+                    "must be an http:// or https:// URL",
+                );
+            }
+        }
+        if let Some(token) = &self.admin_token {
+            if token.len() < 16 {
+                return invalid(
+                    "admin_token (WAGATE_ADMIN_TOKEN)",
+                    "must be at least 16 characters",
+                );
+            }
+        }
+        if self.max_concurrent_requests == 0 || self.max_concurrent_requests_per_connection == 0 {
+            return invalid("max_concurrent_requests", "must be at least 1");
+        }
+        if self.max_request_bytes < 64 * 1024 {
+            return invalid(
+                "max_request_bytes (WAGATE_MAX_REQUEST_BYTES)",
+                "must be at least 65536",
+            );
+        }
+        if self.database_max_connections == 0 {
+            return invalid("database_max_connections", "must be at least 1");
+        }
+        if self.sim.qr_codes == 0 {
+            return invalid("sim.qr_codes (WAGATE_SIM_QR_CODES)", "must be at least 1");
+        }
+        if self.sim.qr_rotation < Duration::from_millis(100) {
+            return invalid(
+                "sim.qr_rotation (WAGATE_SIM_QR_ROTATION)",
+                "must be at least 100ms",
+            );
+        }
+        if self.request_timeout.is_zero() || self.shutdown_grace.is_zero() {
+            return invalid(
+                "request_timeout/shutdown_grace",
+                "must be greater than zero",
+            );
+        }
+        Ok(())
+    }
+}
+
+fn non_empty(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+fn parse_addr(value: &str) -> Result<SocketAddr, String> {
+    value.parse().map_err(|_| {
+        format!("invalid socket address {value:?} (expected host:port, e.g. 0.0.0.0:50051)")
+    })
+}
+
+fn parse_engine(value: &str) -> Result<EngineKind, String> {
+    match value {
+        "sim" => Ok(EngineKind::Sim),
+        "whatsapp" => {
+            Err("the whatsapp engine is not available in this build yet; use \"sim\"".to_owned())
+        }
+        _ => Err(format!("unknown engine {value:?} (expected \"sim\")")),
+    }
+}
+
+fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    match value {
+        "pretty" | "text" => Ok(LogFormat::Pretty),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(format!(
+            "unknown log format {value:?} (expected \"pretty\" or \"json\")"
+        )),
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(format!(
+            "invalid boolean {value:?} (expected true or false)"
+        )),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("invalid number {value:?}"))
+}
+
+/// Parses `250ms`, `20s`, `5m`, `1h` or a plain number of seconds.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {value:?} (expected e.g. 250ms, 20s, 5m, 1h)"))?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {value:?} (expected ms, s, m or h)"
+            ));
+        }
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+mod duration_serde {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Seconds(s) => Ok(Duration::from_secs(s)),
+            Raw::Text(text) => super::parse_duration(&text).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::load_from(None, &[], &Overrides::default()).unwrap();
+        assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:50051");
+        assert_eq!(config.engine, EngineKind::Sim);
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let dir = std::env::temp_dir().join(format!("wagate-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("wagate.toml");
+        std::fs::write(
+            &path,
+            "grpc_addr = \"127.0.0.1:1\"\nshutdown_grace = \"3s\"\n[sim]\nqr_codes = 2\n",
+        )
+        .unwrap();
+        let config = Config::load_from(
+            Some(&path),
+            &env(&[
+                ("WAGATE_GRPC_ADDR", "127.0.0.1:2"),
+                ("WAGATE_SIM_QR_ROTATION", "250ms"),
+            ]),
+            &Overrides {
+                simulator_url: Some("http://127.0.0.1:9".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(config.grpc_addr.to_string(), "127.0.0.1:2");
+        assert_eq!(config.shutdown_grace, Duration::from_secs(3));
+        assert_eq!(config.sim.qr_codes, 2);
+        assert_eq!(config.sim.qr_rotation, Duration::from_millis(250));
+        assert_eq!(config.simulator_url.as_deref(), Some("http://127.0.0.1:9"));
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let err = Config::load_from(
+            None,
+            &env(&[("WAGATE_GRPC_ADDR", "nope")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("WAGATE_GRPC_ADDR: invalid socket address"),
+            "{err}"
+        );
+        let err = Config::load_from(
+            None,
+            &env(&[("WAGATE_DATABASE_URL", "mysql://x")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("WAGATE_DATABASE_URL"), "{err}");
+        let err = Config::load_from(
+            None,
+            &env(&[("WAGATE_SHUTDOWN_GRACE", "5 fortnights")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("WAGATE_SHUTDOWN_GRACE"), "{err}");
+        let dir = std::env::temp_dir().join(format!("wagate-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "no_such_setting = 1\n").unwrap();
+        let err = Config::load_from(Some(&path), &[], &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("no_such_setting"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert!(parse_duration("x").is_err());
+    }
+}

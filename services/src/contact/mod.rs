@@ -1,0 +1,3 @@
+//! The contact service.
+
+pub mod grpc;

@@ -1,0 +1,3 @@
+//! The event service.
+
+pub mod grpc;

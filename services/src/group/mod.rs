@@ -1,0 +1,3 @@
+//! The group service.
+
+pub mod grpc;

@@ -1,0 +1,3 @@
+//! The message service.
+
+pub mod grpc;

@@ -1,0 +1,281 @@
+//! Ordered start-up and shutdown of `wagate serve`:
+//! bind → health NOT_SERVING (liveness SERVING) and reflection → database
+//! reachable → migrated → auth, engine, sessions → health SERVING; on the
+//! shutdown signal: health NOT_SERVING → streams ended → drain (bounded) →
+//! connections closed → database closed.
+
+mod deferred;
+pub mod health;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use wagate_proto::v1::contact_service_server::ContactServiceServer;
+use wagate_proto::v1::event_service_server::EventServiceServer;
+use wagate_proto::v1::group_service_server::GroupServiceServer;
+use wagate_proto::v1::message_service_server::MessageServiceServer;
+use wagate_proto::v1::session_service_server::SessionServiceServer;
+use wagate_proto::v1::simulator_service_server::SimulatorServiceServer;
+
+use self::deferred::Deferred;
+use self::health::HealthStatus;
+use crate::auth::{AdminToken, Authenticator};
+use crate::config::{Config, EngineKind};
+use crate::engine::Engine;
+use crate::engine::sim::{self, Gate, Network, SimEngine};
+use crate::session::SessionManager;
+use crate::session::grpc::SessionApi;
+use crate::session::manager::ManagerOptions;
+use crate::store::Store;
+use crate::{contact, event, group, message};
+
+/// A running server.
+pub struct RunningServer {
+    pub grpc_addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// Triggers the ordered shutdown.
+    pub fn trigger_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until the server has stopped (after a shutdown or a fatal error).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task panicked")?
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.trigger_shutdown();
+        self.wait().await
+    }
+}
+
+struct Services {
+    session: Deferred<SessionServiceServer<SessionApi>>,
+    simulator: Option<Deferred<SimulatorServiceServer<sim::control::ControlService>>>,
+}
+
+/// Binds the gRPC port and starts the server in the background; the returned
+/// handle knows the bound address. `shutdown` starts the ordered shutdown.
+pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(config.grpc_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (WAGATE_GRPC_ADDR)", config.grpc_addr))?;
+    let grpc_addr = listener.local_addr()?;
+    tracing::info!(addr = %grpc_addr, "gRPC server listening");
+    let task = tokio::spawn(run(config, listener, shutdown.clone()));
+    Ok(RunningServer {
+        grpc_addr,
+        shutdown,
+        task,
+    })
+}
+
+async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let in_process_sim = config.engine == EngineKind::Sim && config.simulator_url.is_none();
+    let mut health_names: Vec<&str> = wagate_proto::PUBLIC_SERVICES.to_vec();
+    if in_process_sim {
+        health_names.push(wagate_proto::SIMULATOR_SERVICE);
+    }
+    let health = HealthStatus::new(&health_names).await;
+    let streams_end = CancellationToken::new();
+
+    let services = Services {
+        session: Deferred::new(),
+        simulator: in_process_sim.then(Deferred::new),
+    };
+    let server_task = tokio::spawn(serve_grpc(
+        &config,
+        listener,
+        &services,
+        health.server(streams_end.clone()),
+        shutdown.clone(),
+    )?);
+
+    // Dependencies, in order. A shutdown while waiting for the database skips the rest.
+    let ready = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        ready = bring_up(&config, &services) => Some(ready?),
+    };
+    if let Some((_, manager)) = &ready {
+        health.set_all(ServingStatus::Serving).await;
+        tracing::info!(
+            sessions_live = manager.live_count(),
+            "wagate is ready: health SERVING"
+        );
+    }
+
+    shutdown.cancelled().await;
+    tracing::info!("shutting down: health NOT_SERVING, ending streams, draining requests");
+    health.set_all(ServingStatus::NotServing).await;
+    streams_end.cancel();
+    match tokio::time::timeout(config.shutdown_grace, server_task).await {
+        Ok(joined) => joined.context("gRPC server task panicked")??,
+        Err(_) => {
+            tracing::warn!(grace = ?config.shutdown_grace, "requests still open after the grace period; closing them")
+        }
+    }
+    if let Some((store, manager)) = ready {
+        manager.shutdown().await;
+        store.close().await;
+    }
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+/// Connects the database (retrying until it answers), migrates, and starts the
+/// domain; then makes the services live.
+async fn bring_up(config: &Config, services: &Services) -> anyhow::Result<(Store, SessionManager)> {
+    let store = connect_store(config).await;
+    let applied = store.migrate().await.context("database migration failed")?;
+    tracing::info!(backend = ?store.backend(), applied = applied.len(), "database ready");
+
+    let (auth, admin) = Authenticator::init(store.clone(), config.admin_token.as_deref()).await?;
+    if let AdminToken::Generated(token) = &admin {
+        // Shown once, on standard output rather than in the logs; only its hash is stored.
+        println!(
+            "\nwagate: generated the admin token (shown only this once; store it safely):\n\n    {token}\n\n\
+             Use it as `authorization: Bearer <token>`. Set WAGATE_ADMIN_TOKEN to choose your own.\n"
+        );
+    }
+
+    let engine: Arc<dyn Engine> = match config.engine {
+        EngineKind::Sim => {
+            let network: Arc<dyn sim::SimNetwork> = match &config.simulator_url {
+                Some(url) => {
+                    tracing::info!(%url, "sim engine: using the simulator at this address");
+                    Arc::new(sim::remote::RemoteNetwork::new(
+                        url,
+                        config.simulator_token.clone(),
+                    )?)
+                }
+                None => {
+                    let network = Network::load(store.clone(), config.sim.clone()).await?;
+                    if let Some(slot) = &services.simulator {
+                        slot.set(SimulatorServiceServer::new(
+                            sim::control::ControlService::new(
+                                network.clone(),
+                                Gate::Admin(auth.clone()),
+                            ),
+                        ));
+                    }
+                    tracing::info!("sim engine: simulated WhatsApp network running in-process");
+                    Arc::new(network)
+                }
+            };
+            Arc::new(SimEngine::new(network, store.clone()))
+        }
+    };
+
+    let manager = SessionManager::new(
+        store.clone(),
+        engine,
+        ManagerOptions {
+            allow_private_urls: config.allow_private_urls,
+            connect_wait: config.connect_wait,
+            reconnect_stagger: config.reconnect_stagger,
+        },
+    );
+    let resumed = manager.resume().await?;
+    if resumed > 0 {
+        tracing::info!(
+            sessions = resumed,
+            "reconnecting sessions that were connected before the restart"
+        );
+    }
+    services.session.set(
+        SessionServiceServer::new(SessionApi::new(manager.clone(), auth.clone()))
+            .max_decoding_message_size(config.max_request_bytes),
+    );
+    Ok((store, manager))
+}
+
+async fn connect_store(config: &Config) -> Store {
+    let url = config.effective_database_url();
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match Store::connect(&url, config.database_max_connections).await {
+            Ok(store) => match store.ping().await {
+                Ok(()) => return store,
+                Err(err) => tracing::warn!(error = %err, "database not answering yet"),
+            },
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in = ?delay, "cannot reach the database yet; health stays NOT_SERVING")
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Builds the gRPC router (health, reflection, the public services and, with the
+/// in-process network, the simulator) and serves until `shutdown`.
+fn serve_grpc(
+    config: &Config,
+    listener: TcpListener,
+    services: &Services,
+    health: tonic_health::pb::health_server::HealthServer<health::DrainingHealth>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<
+    impl std::future::Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
+> {
+    let mut reflection_names: Vec<&str> = wagate_proto::PUBLIC_SERVICES.to_vec();
+    reflection_names.extend([
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ]);
+    if services.simulator.is_some() {
+        reflection_names.push(wagate_proto::SIMULATOR_SERVICE);
+    }
+    let reflection = || {
+        reflection_names.iter().fold(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(wagate_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+            |builder, name| builder.with_service_name(*name),
+        )
+    };
+    let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .context("building reflection v1alpha")?;
+
+    let router = tonic::transport::Server::builder()
+        .timeout(config.request_timeout)
+        .concurrency_limit_per_connection(config.max_concurrent_requests_per_connection)
+        .max_connection_age(config.max_connection_age)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            config.max_concurrent_requests,
+        ))
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(services.session.clone())
+        .add_service(
+            MessageServiceServer::new(message::grpc::MessageApi)
+                .max_decoding_message_size(config.max_request_bytes),
+        )
+        .add_service(ContactServiceServer::new(contact::grpc::ContactApi))
+        .add_service(GroupServiceServer::new(group::grpc::GroupApi))
+        .add_service(EventServiceServer::new(event::grpc::EventApi))
+        .add_optional_service(services.simulator.clone());
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    Ok(router.serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()))
+}

@@ -1,0 +1,698 @@
+//! The lifecycle of sessions: creating and changing them, and running their
+//! connections. Each live connection has one task that applies the engine's
+//! events, in order, to the store (status, QR code, linked user, log).
+//! Lifecycle calls on one session are serialized, so there are never two
+//! connections on one session's credentials.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::model::{
+    LinkedUser, LogEntry, LogType, Page, QrCode, Session, SessionId, Settings, Status,
+};
+use super::settings;
+use crate::auth;
+use crate::engine::{Connection, Engine, EngineEvent, OpenOptions, PairCode};
+use crate::error::{Error, Reason, Result};
+use crate::store::{StatusChange, Store};
+
+/// How the manager behaves; from the server configuration.
+#[derive(Clone, Debug)]
+pub struct ManagerOptions {
+    pub allow_private_urls: bool,
+    /// How long ConnectSession/RestartSession wait for a QR code or the connection.
+    pub connect_wait: Duration,
+    /// Pause between sessions reconnected at start.
+    pub reconnect_stagger: Duration,
+}
+
+/// Settings to change: `Some` fields are set, `None` fields are kept.
+#[derive(Clone, Debug, Default)]
+pub struct SettingsPatch {
+    pub display_name: Option<String>,
+    pub phone_number: Option<String>,
+    pub account_protection: Option<bool>,
+    pub log_messages: Option<bool>,
+    pub webhook_url: Option<String>,
+    pub webhook_enabled: Option<bool>,
+    pub webhook_events: Option<Vec<String>>,
+    pub read_incoming_messages: Option<bool>,
+    pub auto_reject_calls: Option<bool>,
+    pub ignore_groups: Option<bool>,
+    pub ignore_channels: Option<bool>,
+    pub ignore_broadcasts: Option<bool>,
+    pub proxy_url: Option<String>,
+    pub always_online: Option<bool>,
+}
+
+impl SettingsPatch {
+    fn apply(self, settings: &mut Settings) {
+        fn set<T>(slot: &mut T, value: Option<T>) {
+            if let Some(value) = value {
+                *slot = value;
+            }
+        }
+        set(&mut settings.display_name, self.display_name);
+        set(&mut settings.phone_number, self.phone_number);
+        set(&mut settings.account_protection, self.account_protection);
+        set(&mut settings.log_messages, self.log_messages);
+        set(&mut settings.webhook_url, self.webhook_url);
+        set(&mut settings.webhook_enabled, self.webhook_enabled);
+        set(&mut settings.webhook_events, self.webhook_events);
+        set(
+            &mut settings.read_incoming_messages,
+            self.read_incoming_messages,
+        );
+        set(&mut settings.auto_reject_calls, self.auto_reject_calls);
+        set(&mut settings.ignore_groups, self.ignore_groups);
+        set(&mut settings.ignore_channels, self.ignore_channels);
+        set(&mut settings.ignore_broadcasts, self.ignore_broadcasts);
+        set(&mut settings.proxy_url, self.proxy_url);
+        set(&mut settings.always_online, self.always_online);
+    }
+}
+
+/// What ConnectSession reports.
+#[derive(Clone, Debug)]
+pub struct ConnectOutcome {
+    pub status: Status,
+    pub qr: Option<QrCode>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug)]
+struct LiveState {
+    status: Status,
+    qr: Option<QrCode>,
+    reason: String,
+    /// The connection stopped by itself (a final engine event).
+    ended: bool,
+}
+
+struct Live {
+    connection: Box<dyn Connection>,
+    state: watch::Receiver<LiveState>,
+    events_task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Inner {
+    store: Store,
+    engine: Arc<dyn Engine>,
+    options: ManagerOptions,
+    live: Mutex<HashMap<SessionId, Arc<Live>>>,
+    locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
+    shutting_down: CancellationToken,
+}
+
+#[derive(Clone)]
+pub struct SessionManager {
+    inner: Arc<Inner>,
+}
+
+impl SessionManager {
+    pub fn new(store: Store, engine: Arc<dyn Engine>, options: ManagerOptions) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                engine,
+                options,
+                live: Mutex::new(HashMap::new()),
+                locks: Mutex::new(HashMap::new()),
+                shutting_down: CancellationToken::new(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Number of sessions with a live connection.
+    pub fn live_count(&self) -> usize {
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    // --- settings ---
+
+    /// Creates a session; returns it with its API key (shown only now).
+    pub async fn create(&self, mut settings: Settings) -> Result<(Session, String)> {
+        settings::validate(
+            &mut settings,
+            "session",
+            self.inner.options.allow_private_urls,
+        )?;
+        let (api_key, api_key_hash) = auth::new_session_key();
+        let session = self
+            .inner
+            .store
+            .insert_session(&settings, &api_key_hash, &auth::new_webhook_secret())
+            .await?;
+        tracing::info!(session = session.id, "session created");
+        Ok((session, api_key))
+    }
+
+    pub async fn get(&self, id: SessionId) -> Result<Session> {
+        self.inner
+            .store
+            .get_session(id)
+            .await?
+            .ok_or_else(|| Error::session_not_found(id))
+    }
+
+    pub async fn list(&self, after: Option<i64>, limit: i64) -> Result<Page<Session>> {
+        self.inner
+            .store
+            .list_sessions(after.unwrap_or(0), limit)
+            .await
+    }
+
+    /// Changes settings. A new proxy applies from the next connection.
+    pub async fn update(&self, id: SessionId, patch: SettingsPatch) -> Result<Session> {
+        let _guard = self.lock(id).await;
+        let mut settings = self.get(id).await?.settings;
+        patch.apply(&mut settings);
+        settings::validate(
+            &mut settings,
+            "session",
+            self.inner.options.allow_private_urls,
+        )?;
+        self.inner
+            .store
+            .update_settings(id, &settings)
+            .await?
+            .ok_or_else(|| Error::session_not_found(id))
+    }
+
+    /// Replaces the API key; the old one stops working at once.
+    pub async fn regenerate_api_key(&self, id: SessionId) -> Result<String> {
+        let (api_key, hash) = auth::new_session_key();
+        if !self.inner.store.set_api_key_hash(id, &hash).await? {
+            return Err(Error::session_not_found(id));
+        }
+        Ok(api_key)
+    }
+
+    pub async fn logs(
+        &self,
+        id: SessionId,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Page<LogEntry>> {
+        self.get(id).await?;
+        self.inner.store.list_logs(id, before, limit).await
+    }
+
+    // --- lifecycle ---
+
+    pub async fn connect(&self, id: SessionId) -> Result<ConnectOutcome> {
+        let _guard = self.lock(id).await;
+        let session = self.get(id).await?;
+        if let Some(live) = self.live(id) {
+            let state = live.state.borrow().clone();
+            let message = match state.status {
+                Status::Connected => "session already connected; no QR code needed",
+                Status::NeedScan => "session is waiting for a scan",
+                _ => "session already connecting",
+            };
+            return Ok(ConnectOutcome {
+                status: state.status,
+                qr: state.qr,
+                message: message.to_owned(),
+            });
+        }
+        let live = self.open(&session).await?;
+        let state = wait_until(&live, self.inner.options.connect_wait, |s| {
+            s.status != Status::Connecting
+        })
+        .await;
+        let message = match state.status {
+            Status::NeedScan => {
+                "scan the QR code with WhatsApp on the phone (Linked devices), or request a pair code"
+            }
+            Status::Connected => "session connected",
+            Status::Connecting => "connecting; poll GetSessionStatus",
+            _ => "connection ended",
+        };
+        let reason = if state.status == Status::Connecting && !state.reason.is_empty() {
+            format!("{message} ({})", state.reason)
+        } else {
+            message.to_owned()
+        };
+        Ok(ConnectOutcome {
+            status: state.status,
+            qr: state.qr,
+            message: reason,
+        })
+    }
+
+    /// The QR code to scan, when the session waits for one.
+    pub async fn qr_code(&self, id: SessionId) -> Result<QrCode> {
+        let session = self.get(id).await?;
+        match (session.status, session.qr) {
+            (Status::NeedScan, Some(qr)) => Ok(qr),
+            (status, _) => Err(Error::precondition(
+                Reason::SessionNotWaitingForScan,
+                format!(
+                    "the session is not waiting for a QR scan (status {}); call ConnectSession first",
+                    status.as_str()
+                ),
+            )),
+        }
+    }
+
+    /// Links by phone number: returns the code to enter on the phone.
+    pub async fn request_pair_code(&self, id: SessionId, phone_digits: &str) -> Result<PairCode> {
+        let _guard = self.lock(id).await;
+        let session = self.get(id).await?;
+        if self.inner.engine.has_credentials(id).await? {
+            return Err(Error::precondition(
+                Reason::SessionStateConflict,
+                "the session is already linked to a WhatsApp account; log it out before linking another",
+            ));
+        }
+        let live = match self.live(id) {
+            Some(live) => live,
+            None => self.open(&session).await?,
+        };
+        let state = wait_until(&live, self.inner.options.connect_wait, |s| {
+            s.status == Status::NeedScan
+        })
+        .await;
+        if state.status != Status::NeedScan {
+            return Err(Error::unavailable(format!(
+                "the session could not start linking (status {}: {})",
+                state.status.as_str(),
+                state.reason
+            ))
+            .with_retry_after(Duration::from_secs(1)));
+        }
+        let code = live.connection.request_pair_code(phone_digits).await?;
+        self.inner
+            .store
+            .append_log(
+                id,
+                LogType::PairCodeIssued,
+                Status::NeedScan,
+                &format!("pair code issued for +{phone_digits}"),
+            )
+            .await?;
+        Ok(code)
+    }
+
+    /// Disconnects and keeps credentials; the session is not reconnected on restart.
+    pub async fn disconnect(&self, id: SessionId) -> Result<Session> {
+        let _guard = self.lock(id).await;
+        self.get(id).await?;
+        self.close_live(id).await;
+        let store = &self.inner.store;
+        store.set_auto_connect(id, false).await?;
+        let change = StatusChange {
+            status: Status::Disconnected,
+            reason: "disconnected on request",
+            log: LogType::StatusChange,
+        };
+        store.record_status(id, change).await?;
+        self.get(id).await
+    }
+
+    /// Reconnects a connected session without a new scan.
+    pub async fn restart(&self, id: SessionId) -> Result<Session> {
+        let _guard = self.lock(id).await;
+        let session = self.get(id).await?;
+        let connected = self
+            .live(id)
+            .is_some_and(|live| live.state.borrow().status == Status::Connected);
+        if !connected {
+            return Err(Error::precondition(
+                Reason::SessionNotConnected,
+                format!(
+                    "the session is not connected (status {}); cannot restart",
+                    session.status.as_str()
+                ),
+            ));
+        }
+        self.close_live(id).await;
+        self.inner
+            .store
+            .append_log(
+                id,
+                LogType::SessionRestarted,
+                Status::Connecting,
+                "restart requested",
+            )
+            .await?;
+        let live = self.open(&session).await?;
+        wait_until(&live, self.inner.options.connect_wait, |s| {
+            s.status != Status::Connecting
+        })
+        .await;
+        self.get(id).await
+    }
+
+    /// Unlinks the device and wipes its credentials.
+    pub async fn logout(&self, id: SessionId) -> Result<Session> {
+        let _guard = self.lock(id).await;
+        let session = self.get(id).await?;
+        let was_live = self.close_live(id).await;
+        if !was_live && !self.inner.engine.has_credentials(id).await? {
+            return Err(Error::precondition(
+                Reason::SessionStateConflict,
+                format!(
+                    "the session has no linked device to log out (status {})",
+                    session.status.as_str()
+                ),
+            ));
+        }
+        self.inner.engine.logout(id).await?;
+        let store = &self.inner.store;
+        store.set_auto_connect(id, false).await?;
+        store.set_user(id, None).await?;
+        let change = StatusChange {
+            status: Status::LoggedOut,
+            reason: "logged out on request: device unlinked and credentials wiped",
+            log: LogType::StatusChange,
+        };
+        store.record_status(id, change).await?;
+        self.get(id).await
+    }
+
+    /// Disconnects, unlinks and removes the session with its credentials and logs.
+    pub async fn delete(&self, id: SessionId) -> Result<()> {
+        let guard_lock = self.lock_handle(id);
+        let _guard = guard_lock.lock().await;
+        self.get(id).await?;
+        self.close_live(id).await;
+        if let Err(err) = self.inner.engine.logout(id).await {
+            tracing::warn!(session = id, error = %err, "could not unlink the device of a deleted session");
+        }
+        if !self.inner.store.delete_session(id).await? {
+            return Err(Error::session_not_found(id));
+        }
+        self.inner
+            .locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        tracing::info!(session = id, "session deleted");
+        Ok(())
+    }
+
+    /// Reconnects, staggered, the sessions that were connected when the server stopped.
+    pub async fn resume(&self) -> Result<usize> {
+        self.inner.store.mark_stale_sessions_disconnected().await?;
+        let ids = self.inner.store.sessions_to_resume().await?;
+        let count = ids.len();
+        let manager = self.clone();
+        tokio::spawn(async move {
+            for id in ids {
+                if manager.inner.shutting_down.is_cancelled() {
+                    return;
+                }
+                let result = async {
+                    let _guard = manager.lock(id).await;
+                    if manager.live(id).is_some() || manager.inner.shutting_down.is_cancelled() {
+                        return Ok(());
+                    }
+                    let session = manager.get(id).await?;
+                    manager.open(&session).await.map(|_| ())
+                }
+                .await;
+                if let Err(err) = result {
+                    tracing::warn!(session = id, error = %err, "could not reconnect session");
+                }
+                tokio::select! {
+                    _ = manager.inner.shutting_down.cancelled() => return,
+                    _ = tokio::time::sleep(manager.inner.options.reconnect_stagger) => {}
+                }
+            }
+        });
+        Ok(count)
+    }
+
+    /// Closes every connection (keeping credentials and auto-reconnect) for shutdown.
+    pub async fn shutdown(&self) {
+        self.inner.shutting_down.cancel();
+        let lives: Vec<(SessionId, Arc<Live>)> = self
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        futures::future::join_all(lives.into_iter().map(|(_, live)| close(live))).await;
+    }
+
+    // --- internals ---
+
+    fn lock_handle(&self, id: SessionId) -> Arc<tokio::sync::Mutex<()>> {
+        self.inner
+            .locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id)
+            .or_default()
+            .clone()
+    }
+
+    async fn lock(&self, id: SessionId) -> tokio::sync::OwnedMutexGuard<()> {
+        self.lock_handle(id).lock_owned().await
+    }
+
+    fn live(&self, id: SessionId) -> Option<Arc<Live>> {
+        let live = self
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()?;
+        let ended = live.state.borrow().ended;
+        (!ended).then_some(live)
+    }
+
+    /// Closes the session's connection, if any; true when there was one.
+    async fn close_live(&self, id: SessionId) -> bool {
+        let live = self
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        match live {
+            Some(live) => {
+                close(live).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Opens the session's connection and starts applying its events.
+    async fn open(&self, session: &Session) -> Result<Arc<Live>> {
+        if self.inner.shutting_down.is_cancelled() {
+            return Err(Error::unavailable("the server is shutting down"));
+        }
+        let id = session.id;
+        let store = &self.inner.store;
+        store.set_auto_connect(id, true).await?;
+        let change = StatusChange {
+            status: Status::Connecting,
+            reason: "connecting to WhatsApp",
+            log: LogType::StatusChange,
+        };
+        store.record_status(id, change).await?;
+        let (events_tx, events_rx) = mpsc::channel(64);
+        let initial = LiveState {
+            status: Status::Connecting,
+            qr: None,
+            reason: String::new(),
+            ended: false,
+        };
+        let (state_tx, state_rx) = watch::channel(initial);
+        let options = OpenOptions {
+            proxy_url: Some(session.settings.proxy_url.clone()).filter(|p| !p.is_empty()),
+        };
+        let connection = self.inner.engine.open(id, options, events_tx).await?;
+        let live = Arc::new(Live {
+            connection,
+            state: state_rx,
+            events_task: tokio::sync::Mutex::new(None),
+        });
+        let applier = EventApplier {
+            id,
+            store: store.clone(),
+            state: state_tx,
+            status: Status::Connecting,
+        };
+        let task = tokio::spawn(applier.run(
+            events_rx,
+            Arc::downgrade(&self.inner),
+            Arc::downgrade(&live),
+        ));
+        *live.events_task.lock().await = Some(task);
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, live.clone());
+        Ok(live)
+    }
+}
+
+async fn close(live: Arc<Live>) {
+    live.connection.close().await;
+    // The engine has stopped and dropped its sender: the applier drains and ends.
+    if let Some(task) = live.events_task.lock().await.take() {
+        let _ = task.await;
+    }
+}
+
+/// Waits until `done` holds for the live state, the connection ends, or `limit` passes.
+async fn wait_until(live: &Live, limit: Duration, done: impl Fn(&LiveState) -> bool) -> LiveState {
+    let mut state = live.state.clone();
+    let _ = tokio::time::timeout(limit, state.wait_for(|s| s.ended || done(s))).await;
+    let current = state.borrow().clone();
+    current
+}
+
+/// Applies one connection's engine events to the store, in order.
+struct EventApplier {
+    id: SessionId,
+    store: Store,
+    state: watch::Sender<LiveState>,
+    status: Status,
+}
+
+impl EventApplier {
+    async fn run(
+        mut self,
+        mut events: mpsc::Receiver<EngineEvent>,
+        manager: std::sync::Weak<Inner>,
+        live: std::sync::Weak<Live>,
+    ) {
+        while let Some(event) = events.recv().await {
+            let is_final = event.is_final();
+            if let Err(err) = self.apply(event).await {
+                tracing::error!(session = self.id, error = %err, "could not record a session event");
+            }
+            if is_final {
+                self.state.send_modify(|s| s.ended = true);
+                // Forget the finished connection unless a newer one replaced it.
+                if let (Some(manager), Some(live)) = (manager.upgrade(), live.upgrade()) {
+                    let mut map = manager.live.lock().unwrap_or_else(|p| p.into_inner());
+                    if map
+                        .get(&self.id)
+                        .is_some_and(|current| Arc::ptr_eq(current, &live))
+                    {
+                        map.remove(&self.id);
+                    }
+                }
+                break;
+            }
+        }
+    }
+
+    async fn set_status(&mut self, status: Status, reason: &str, log: LogType) -> Result<()> {
+        self.store
+            .record_status(
+                self.id,
+                StatusChange {
+                    status,
+                    reason,
+                    log,
+                },
+            )
+            .await?;
+        self.status = status;
+        self.state.send_modify(|s| {
+            s.status = status;
+            s.reason = reason.to_owned();
+            if status != Status::NeedScan {
+                s.qr = None;
+            }
+        });
+        Ok(())
+    }
+
+    async fn apply(&mut self, event: EngineEvent) -> Result<()> {
+        let id = self.id;
+        match event {
+            EngineEvent::Connecting { reason } => {
+                if self.status != Status::Connecting {
+                    self.set_status(Status::Connecting, &reason, LogType::StatusChange)
+                        .await?;
+                }
+            }
+            EngineEvent::QrCode { code, expire_time } => {
+                let qr = QrCode {
+                    code,
+                    expire_time: crate::api::system_time_ms(expire_time),
+                };
+                self.store.set_qr(id, &qr).await?;
+                self.status = Status::NeedScan;
+                self.state.send_modify(|s| {
+                    s.status = Status::NeedScan;
+                    s.reason = "waiting for a QR scan or pair code".into();
+                    s.qr = Some(qr);
+                });
+            }
+            EngineEvent::QrCodesExhausted => {
+                self.store.set_auto_connect(id, false).await?;
+                let reason =
+                    "nobody scanned the QR code before it expired; connect again for a new one";
+                self.set_status(Status::Expired, reason, LogType::StatusChange)
+                    .await?;
+            }
+            EngineEvent::Paired { user } => {
+                self.store.set_user(id, Some(&user)).await?;
+                let message = format!("device {} linked to {}", user.jid, user.phone_number);
+                self.store
+                    .append_log(id, LogType::DeviceLinked, self.status, &message)
+                    .await?;
+            }
+            EngineEvent::Connected { user } => {
+                self.store.set_user(id, Some(&user)).await?;
+                self.set_status(
+                    Status::Connected,
+                    &connected_reason(&user),
+                    LogType::StatusChange,
+                )
+                .await?;
+            }
+            EngineEvent::Disconnected { reason, retry_in } => {
+                let reason = format!("{reason}; reconnecting in {} ms", retry_in.as_millis());
+                self.set_status(Status::Connecting, &reason, LogType::StatusChange)
+                    .await?;
+            }
+            EngineEvent::ConnectFailed { reason, retry_in } => {
+                let reason = format!("{reason}; retrying in {} ms", retry_in.as_millis());
+                self.set_status(Status::Connecting, &reason, LogType::ConnectionError)
+                    .await?;
+            }
+            EngineEvent::LoggedOut { reason } => {
+                self.store.set_auto_connect(id, false).await?;
+                self.store.set_user(id, None).await?;
+                self.set_status(
+                    Status::LoggedOut,
+                    &format!("logged out: {reason}"),
+                    LogType::StatusChange,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn connected_reason(user: &LinkedUser) -> String {
+    format!("connected as {}", user.jid)
+}

@@ -1,0 +1,79 @@
+//! Applies the migrations under `migrations/<backend>/` in order, once each.
+//! A small runner of our own: sqlx's `Migrator` internals are not a stable API.
+
+use sqlx::{AssertSqlSafe, Executor};
+
+use super::{Backend, Store, now_ms};
+
+struct Migration {
+    version: i64,
+    description: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// Every migration, oldest first. Add new ones at the end, for both dialects.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "foundation",
+    sqlite: include_str!("../../../migrations/sqlite/0001_foundation.sql"),
+    postgres: include_str!("../../../migrations/postgres/0001_foundation.sql"),
+}];
+
+/// Arbitrary constant naming our advisory lock, so replicas starting together
+/// migrate one at a time.
+const PG_MIGRATION_LOCK: i64 = 0x7761_6761_7465;
+
+impl Store {
+    /// Brings the schema up to date. Safe to run from several replicas at once.
+    pub async fn migrate(&self) -> Result<Vec<i64>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            conn.execute(AssertSqlSafe(format!(
+                "SELECT 1 FROM pg_advisory_lock({PG_MIGRATION_LOCK})"
+            )))
+            .await?;
+        }
+        let result = async {
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS wagate_migrations (\
+                 version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_time BIGINT NOT NULL)",
+            )
+            .await?;
+            let mut applied = Vec::new();
+            for migration in MIGRATIONS {
+                let done: Option<i64> = sqlx::query_scalar("SELECT version FROM wagate_migrations WHERE version = $1")
+                    .bind(migration.version)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if done.is_some() {
+                    continue;
+                }
+                let sql = match self.backend {
+                    Backend::Sqlite => migration.sqlite,
+                    Backend::Postgres => migration.postgres,
+                };
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO wagate_migrations (version, description, applied_time) VALUES ($1, $2, $3)")
+                    .bind(migration.version)
+                    .bind(migration.description)
+                    .bind(now_ms())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                tracing::info!(version = migration.version, description = migration.description, "applied migration");
+                applied.push(migration.version);
+            }
+            Ok::<_, sqlx::Error>(applied)
+        }
+        .await;
+        if self.backend == Backend::Postgres {
+            conn.execute(AssertSqlSafe(format!(
+                "SELECT 1 FROM pg_advisory_unlock({PG_MIGRATION_LOCK})"
+            )))
+            .await?;
+        }
+        result
+    }
+}

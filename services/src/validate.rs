@@ -71,6 +71,10 @@ pub fn outbound_url(input: &str, kind: UrlKind, allow_private: bool) -> Result<U
         Host::Ipv4(ip) => Err(ip_refusal(IpAddr::V4(ip))),
         Host::Ipv6(ip) => Err(ip_refusal(IpAddr::V6(ip))),
         Host::Domain(name) => {
+            // Non-special schemes (socks5://) keep IP literals as opaque host names.
+            if let Ok(ip) = name.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+                return Err(ip_refusal(ip));
+            }
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             let private_suffixes = [
                 ".localhost",
@@ -165,5 +169,6 @@ mod tests {
         assert!(outbound_url("socks5://192.168.1.1:1080", UrlKind::Proxy, true).is_ok());
         assert!(outbound_url("gopher://proxy.example.com", UrlKind::Proxy, false).is_err());
         assert!(outbound_url("https://[::1]/", UrlKind::Webhook, false).is_err());
+        assert!(outbound_url("socks5://[::1]:1080", UrlKind::Proxy, false).is_err());
     }
 }

@@ -1,0 +1,94 @@
+//! wagate as a child process, for restart, crash and signal tests.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+pub struct ProcessServer {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// Lines the process printed on standard output.
+    pub stdout: mpsc::UnboundedReceiver<String>,
+}
+
+impl ProcessServer {
+    /// Spawns `binary args…` with JSON logs and `env`, and waits (bounded) for
+    /// the log line announcing the listening address named `listening_message`.
+    pub async fn spawn(binary: &str, args: &[&str], env: &HashMap<String, String>, listening_message: &str) -> Self {
+        let mut command = Command::new(binary);
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("WAGATE_LOG_FORMAT", "json")
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("spawn wagate");
+        let stderr = child.stderr.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (addr_tx, mut addr_rx) = mpsc::unbounded_channel();
+        let message = listening_message.to_owned();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("[wagate] {line}");
+                if let Ok(json) = serde_json_value(&line) {
+                    if json.get("message").and_then(|m| m.as_str()) == Some(message.as_str()) {
+                        if let Some(addr) = json.get("addr").and_then(|a| a.as_str()) {
+                            let _ = addr_tx.send(addr.parse::<SocketAddr>().unwrap());
+                        }
+                    }
+                }
+            }
+        });
+        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = out_tx.send(line);
+            }
+        });
+        let addr = tokio::time::timeout(Duration::from_secs(30), addr_rx.recv())
+            .await
+            .expect("server announced its address in time")
+            .expect("server announced its address");
+        Self { child, addr, stdout: out_rx }
+    }
+
+    /// Sends a signal (e.g. `libc`-free: "TERM", "KILL") with the kill command.
+    pub async fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = Command::new("kill").args([&format!("-{name}"), &pid]).status().await.expect("run kill");
+        assert!(status.success(), "kill -{name} {pid} failed");
+    }
+
+    /// Waits (bounded) for the process to exit; returns its exit code.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let status = tokio::time::timeout(limit, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("process did not exit within {limit:?}"))
+            .expect("wait for process");
+        status.code()
+    }
+
+    /// Every stdout line printed so far.
+    pub fn stdout_lines(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.stdout.try_recv() {
+            lines.push(line);
+        }
+        lines
+    }
+}
+
+fn serde_json_value(line: &str) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::from_str(line)
+}

@@ -100,14 +100,14 @@ impl Authenticator {
         if bool::from(is_admin) {
             return Ok(Principal::Admin);
         }
-        if let Some((session, stored)) = self
+        let found = self
             .store
             .session_id_by_api_key_hash(&hex::encode(presented))
-            .await?
+            .await?;
+        if let Some((session, stored)) = found
+            && decode_hash(&stored).is_some_and(|stored| bool::from(stored.ct_eq(&presented)))
         {
-            if decode_hash(&stored).is_some_and(|stored| bool::from(stored.ct_eq(&presented))) {
-                return Ok(Principal::Session(session));
-            }
+            return Ok(Principal::Session(session));
         }
         Err(Error::unauthenticated(
             "invalid credentials: the token is not a valid admin token or session API key",

@@ -298,21 +298,21 @@ impl Config {
                 "must start with sqlite:, postgres:// or postgresql://",
             );
         }
-        if let Some(url) = &self.simulator_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return invalid(
-                    "simulator_url (WAGATE_SIMULATOR_URL)",
-                    "must be an http:// or https:// URL",
-                );
-            }
+        if let Some(url) = &self.simulator_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid(
+                "simulator_url (WAGATE_SIMULATOR_URL)",
+                "must be an http:// or https:// URL",
+            );
         }
-        if let Some(token) = &self.admin_token {
-            if token.len() < 16 {
-                return invalid(
-                    "admin_token (WAGATE_ADMIN_TOKEN)",
-                    "must be at least 16 characters",
-                );
-            }
+        if let Some(token) = &self.admin_token
+            && token.len() < 16
+        {
+            return invalid(
+                "admin_token (WAGATE_ADMIN_TOKEN)",
+                "must be at least 16 characters",
+            );
         }
         if self.max_concurrent_requests == 0 || self.max_concurrent_requests_per_connection == 0 {
             return invalid("max_concurrent_requests", "must be at least 1");

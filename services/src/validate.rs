@@ -72,7 +72,11 @@ pub fn outbound_url(input: &str, kind: UrlKind, allow_private: bool) -> Result<U
         Host::Ipv6(ip) => Err(ip_refusal(IpAddr::V6(ip))),
         Host::Domain(name) => {
             // Non-special schemes (socks5://) keep IP literals as opaque host names.
-            if let Ok(ip) = name.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+            if let Ok(ip) = name
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+            {
                 return Err(ip_refusal(ip));
             }
             let name = name.trim_end_matches('.').to_ascii_lowercase();

@@ -5,14 +5,21 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 use wagate_proto::v1 as pb;
 use wagate_tests::{TempDir, TestServer, admin, backends, connect, error_reason, test_config};
 
 async fn check(health: &mut HealthClient<tonic::transport::Channel>, service: &str) -> i32 {
-    health.check(HealthCheckRequest { service: service.into() }).await.expect("health check").into_inner().status
+    health
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .expect("health check")
+        .into_inner()
+        .status
 }
 
 #[tokio::test]
@@ -22,37 +29,82 @@ async fn health_is_not_serving_until_the_database_is_ready() {
     let blocker = dir.path().join("blocked");
     std::fs::write(&blocker, b"not a directory").unwrap();
     let url = format!("sqlite://{}", blocker.join("wagate.db").display());
-    let server = wagate::server::start(test_config(&url, dir.path()), CancellationToken::new()).await.unwrap();
+    let server = wagate::server::start(test_config(&url, dir.path()), CancellationToken::new())
+        .await
+        .unwrap();
     let channel = connect(server.grpc_addr).await;
     let mut health = HealthClient::new(channel.clone());
 
     let not_serving = ServingStatus::NotServing as i32;
-    for name in ["", "readiness", "wagate.v1.SessionService", "wagate.v1.EventService"] {
-        assert_eq!(check(&mut health, name).await, not_serving, "{name:?} before the database is ready");
+    for name in [
+        "",
+        "readiness",
+        "wagate.v1.SessionService",
+        "wagate.v1.EventService",
+    ] {
+        assert_eq!(
+            check(&mut health, name).await,
+            not_serving,
+            "{name:?} before the database is ready"
+        );
     }
-    assert_eq!(check(&mut health, "liveness").await, ServingStatus::Serving as i32, "liveness ignores the database");
+    assert_eq!(
+        check(&mut health, "liveness").await,
+        ServingStatus::Serving as i32,
+        "liveness ignores the database"
+    );
     let err = wagate_proto::v1::session_service_client::SessionServiceClient::new(channel.clone())
-        .get_session(admin(pb::GetSessionRequest { name: "sessions/1".into() }))
+        .get_session(admin(pb::GetSessionRequest {
+            name: "sessions/1".into(),
+        }))
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unavailable);
     assert_eq!(error_reason(&err), "NOT_READY");
 
-    let mut watch = health.watch(HealthCheckRequest { service: "readiness".into() }).await.unwrap().into_inner();
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: "readiness".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(watch.next().await.unwrap().unwrap().status, not_serving);
     std::fs::remove_file(&blocker).unwrap();
-    let serving = tokio::time::timeout(Duration::from_secs(15), watch.next()).await.expect("SERVING in time");
-    assert_eq!(serving.unwrap().unwrap().status, ServingStatus::Serving as i32);
-    for name in ["", "readiness", "wagate.v1.SessionService", "wagate.v1.SimulatorService"] {
-        assert_eq!(check(&mut health, name).await, ServingStatus::Serving as i32, "{name:?} once ready");
+    let serving = tokio::time::timeout(Duration::from_secs(15), watch.next())
+        .await
+        .expect("SERVING in time");
+    assert_eq!(
+        serving.unwrap().unwrap().status,
+        ServingStatus::Serving as i32
+    );
+    for name in [
+        "",
+        "readiness",
+        "wagate.v1.SessionService",
+        "wagate.v1.SimulatorService",
+    ] {
+        assert_eq!(
+            check(&mut health, name).await,
+            ServingStatus::Serving as i32,
+            "{name:?} once ready"
+        );
     }
-    let err = health.check(HealthCheckRequest { service: "no.such.Service".into() }).await.unwrap_err();
+    let err = health
+        .check(HealthCheckRequest {
+            service: "no.such.Service".into(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
 
     // shutdown: the watch stream ends after a last NOT_SERVING
     server.stop().await.unwrap();
     let mut last = None;
-    while let Some(item) = tokio::time::timeout(Duration::from_secs(10), watch.next()).await.expect("stream ends") {
+    while let Some(item) = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .expect("stream ends")
+    {
         match item {
             Ok(message) => last = Some(message.status),
             Err(_) => break,
@@ -74,46 +126,77 @@ async fn reflection_lists_the_public_services() {
         "grpc.health.v1.Health",
     ];
     {
+        use tonic_reflection::pb::v1::ServerReflectionRequest;
         use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
         use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
         use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-        use tonic_reflection::pb::v1::ServerReflectionRequest;
         let mut client = ServerReflectionClient::new(server.channel());
         let requests = vec![
-            ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) },
             ServerReflectionRequest {
                 host: String::new(),
-                message_request: Some(MessageRequest::FileContainingSymbol("wagate.v1.SessionService".into())),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            },
+            ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::FileContainingSymbol(
+                    "wagate.v1.SessionService".into(),
+                )),
             },
         ];
-        let mut responses = client.server_reflection_info(futures::stream::iter(requests)).await.unwrap().into_inner();
-        let Some(MessageResponse::ListServicesResponse(list)) = responses.next().await.unwrap().unwrap().message_response else {
+        let mut responses = client
+            .server_reflection_info(futures::stream::iter(requests))
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            responses.next().await.unwrap().unwrap().message_response
+        else {
             panic!("expected a service list");
         };
         let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
         for name in expected {
-            assert!(names.contains(&name.to_string()), "v1 lists {name}: {names:?}");
+            assert!(
+                names.contains(&name.to_string()),
+                "v1 lists {name}: {names:?}"
+            );
         }
-        assert!(!names.iter().any(|n| n.contains("simnet")), "the internal device link is not listed: {names:?}");
-        let Some(MessageResponse::FileDescriptorResponse(files)) = responses.next().await.unwrap().unwrap().message_response else {
+        assert!(
+            !names.iter().any(|n| n.contains("simnet")),
+            "the internal device link is not listed: {names:?}"
+        );
+        let Some(MessageResponse::FileDescriptorResponse(files)) =
+            responses.next().await.unwrap().unwrap().message_response
+        else {
             panic!("expected file descriptors");
         };
         assert!(!files.file_descriptor_proto.is_empty());
     }
     {
+        use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
         use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
         use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
         use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-        use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
         let mut client = ServerReflectionClient::new(server.channel());
-        let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-        let mut responses = client.server_reflection_info(futures::stream::iter(vec![request])).await.unwrap().into_inner();
-        let Some(MessageResponse::ListServicesResponse(list)) = responses.next().await.unwrap().unwrap().message_response else {
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = client
+            .server_reflection_info(futures::stream::iter(vec![request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            responses.next().await.unwrap().unwrap().message_response
+        else {
             panic!("expected a service list");
         };
         let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
         for name in expected {
-            assert!(names.contains(&name.to_string()), "v1alpha lists {name}: {names:?}");
+            assert!(
+                names.contains(&name.to_string()),
+                "v1alpha lists {name}: {names:?}"
+            );
         }
     }
     server.stop().await;
@@ -122,16 +205,32 @@ async fn reflection_lists_the_public_services() {
 #[tokio::test]
 async fn later_rpcs_answer_unimplemented_with_what_is_missing() {
     let server = TestServer::start(backends()[0]).await;
-    let mut messages = wagate_proto::v1::message_service_client::MessageServiceClient::new(server.channel());
-    let err = messages.send_message(admin(pb::SendMessageRequest::default())).await.unwrap_err();
+    let mut messages =
+        wagate_proto::v1::message_service_client::MessageServiceClient::new(server.channel());
+    let err = messages
+        .send_message(admin(pb::SendMessageRequest::default()))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
-    assert!(err.message().contains("SendMessage") && err.message().contains("Messages issue"), "{}", err.message());
+    assert!(
+        err.message().contains("SendMessage") && err.message().contains("Messages issue"),
+        "{}",
+        err.message()
+    );
     assert_eq!(error_reason(&err), "NOT_IMPLEMENTED");
-    let mut groups = wagate_proto::v1::group_service_client::GroupServiceClient::new(server.channel());
-    let err = groups.create_group(admin(pb::CreateGroupRequest::default())).await.unwrap_err();
+    let mut groups =
+        wagate_proto::v1::group_service_client::GroupServiceClient::new(server.channel());
+    let err = groups
+        .create_group(admin(pb::CreateGroupRequest::default()))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
-    let mut events = wagate_proto::v1::event_service_client::EventServiceClient::new(server.channel());
-    let err = events.subscribe_events(admin(pb::SubscribeEventsRequest::default())).await.unwrap_err();
+    let mut events =
+        wagate_proto::v1::event_service_client::EventServiceClient::new(server.channel());
+    let err = events
+        .subscribe_events(admin(pb::SubscribeEventsRequest::default()))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
     let err = server
         .simulator()

@@ -20,7 +20,10 @@ use wagate_tests::{admin, eventually};
 /// Path of the server binary built for these tests.
 pub const WAGATE_BIN: &str = env!("CARGO_BIN_EXE_wagate-under-test");
 
-pub async fn create_session(sessions: &mut SessionServiceClient<Channel>, phone: &str) -> pb::Session {
+pub async fn create_session(
+    sessions: &mut SessionServiceClient<Channel>,
+    phone: &str,
+) -> pb::Session {
     sessions
         .create_session(admin(pb::CreateSessionRequest {
             session: Some(pb::Session {
@@ -34,21 +37,34 @@ pub async fn create_session(sessions: &mut SessionServiceClient<Channel>, phone:
         .into_inner()
 }
 
-pub async fn status_of(sessions: &mut SessionServiceClient<Channel>, name: &str) -> pb::SessionStatus {
+pub async fn status_of(
+    sessions: &mut SessionServiceClient<Channel>,
+    name: &str,
+) -> pb::SessionStatus {
     let info = sessions
-        .get_session_status(admin(pb::GetSessionStatusRequest { name: name.to_owned() }))
+        .get_session_status(admin(pb::GetSessionStatusRequest {
+            name: name.to_owned(),
+        }))
         .await
         .expect("get status")
         .into_inner();
     pb::SessionStatus::try_from(info.status).unwrap()
 }
 
-pub async fn wait_status(sessions: &SessionServiceClient<Channel>, name: &str, want: pb::SessionStatus) {
-    eventually(&format!("{name} to be {want:?}"), Duration::from_secs(15), || {
-        let mut sessions = sessions.clone();
-        let name = name.to_owned();
-        async move { (status_of(&mut sessions, &name).await == want).then_some(()) }
-    })
+pub async fn wait_status(
+    sessions: &SessionServiceClient<Channel>,
+    name: &str,
+    want: pb::SessionStatus,
+) {
+    eventually(
+        &format!("{name} to be {want:?}"),
+        Duration::from_secs(15),
+        || {
+            let mut sessions = sessions.clone();
+            let name = name.to_owned();
+            async move { (status_of(&mut sessions, &name).await == want).then_some(()) }
+        },
+    )
     .await
 }
 
@@ -60,14 +76,23 @@ pub async fn link_by_qr(
     phone: &str,
 ) -> pb::ScanQrResponse {
     let connected = sessions
-        .connect_session(admin(pb::ConnectSessionRequest { name: name.to_owned() }))
+        .connect_session(admin(pb::ConnectSessionRequest {
+            name: name.to_owned(),
+        }))
         .await
         .expect("connect")
         .into_inner();
-    assert_eq!(connected.status, pb::SessionStatus::NeedScan as i32, "{connected:?}");
+    assert_eq!(
+        connected.status,
+        pb::SessionStatus::NeedScan as i32,
+        "{connected:?}"
+    );
     let qr = connected.qr_code.expect("QR code in connect response").code;
     let scanned = simulator
-        .scan_qr(admin(pb::ScanQrRequest { qr_code: qr, phone_number: phone.to_owned() }))
+        .scan_qr(admin(pb::ScanQrRequest {
+            qr_code: qr,
+            phone_number: phone.to_owned(),
+        }))
         .await
         .expect("scan")
         .into_inner();

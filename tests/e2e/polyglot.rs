@@ -17,7 +17,9 @@ async fn python_client_links_a_session() {
             std::env::var("WAGATE_REQUIRE_POLYGLOT").as_deref() != Ok("1"),
             "WAGATE_REQUIRE_POLYGLOT=1 but python3 lacks grpcio/grpcio-tools (pip install -r tests/python/requirements.txt)"
         );
-        eprintln!("SKIPPED python_client_links_a_session: pip install -r tests/python/requirements.txt to run it");
+        eprintln!(
+            "SKIPPED python_client_links_a_session: pip install -r tests/python/requirements.txt to run it"
+        );
         return;
     }
     let server = TestServer::start(backends()[0]).await;
@@ -28,10 +30,16 @@ async fn python_client_links_a_session() {
         .env("WAGATE_ADMIN_TOKEN", ADMIN_TOKEN)
         .kill_on_drop(true)
         .output();
-    let output = tokio::time::timeout(Duration::from_secs(120), child).await.expect("python finishes").expect("run python");
+    let output = tokio::time::timeout(Duration::from_secs(120), child)
+        .await
+        .expect("python finishes")
+        .expect("run python");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "python client failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "python client failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
     server.stop().await;
 }

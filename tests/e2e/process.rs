@@ -31,7 +31,11 @@ fn server_env(db: &TestDb, dir: &TempDir) -> HashMap<String, String> {
 
 async fn terminate(server: &mut ProcessServer) {
     server.signal("TERM").await;
-    assert_eq!(server.wait_exit(Duration::from_secs(15)).await, Some(0), "clean exit on SIGTERM");
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(15)).await,
+        Some(0),
+        "clean exit on SIGTERM"
+    );
 }
 
 #[tokio::test]
@@ -57,18 +61,48 @@ async fn sessions_survive_a_restart_and_connected_ones_reconnect() {
         let mut sessions = SessionServiceClient::new(channel);
         // the linked session reconnects by itself, with no new scan
         wait_status(&sessions, &linked.name, pb::SessionStatus::Connected).await;
-        let user = sessions.get_session_user(admin(pb::GetSessionUserRequest { name: linked.name.clone() })).await.unwrap().into_inner();
-        assert_eq!(user.jid, scanned.device_jid, "same linked device after the restart");
-        // the other one stays as it was, with its settings and key
-        assert_eq!(status_of(&mut sessions, &idle.name).await, pb::SessionStatus::Disconnected);
-        let got = sessions.get_session(authed(&idle.api_key, pb::GetSessionRequest { name: idle.name.clone() })).await.unwrap().into_inner();
-        assert_eq!(got.phone_number, "+14155550111");
-        let logs = sessions
-            .list_session_logs(admin(pb::ListSessionLogsRequest { parent: linked.name.clone(), page_size: 100, ..Default::default() }))
+        let user = sessions
+            .get_session_user(admin(pb::GetSessionUserRequest {
+                name: linked.name.clone(),
+            }))
             .await
             .unwrap()
             .into_inner();
-        assert!(logs.session_logs.iter().any(|l| l.r#type == pb::SessionLogType::DeviceLinked as i32), "logs kept");
+        assert_eq!(
+            user.jid, scanned.device_jid,
+            "same linked device after the restart"
+        );
+        // the other one stays as it was, with its settings and key
+        assert_eq!(
+            status_of(&mut sessions, &idle.name).await,
+            pb::SessionStatus::Disconnected
+        );
+        let got = sessions
+            .get_session(authed(
+                &idle.api_key,
+                pb::GetSessionRequest {
+                    name: idle.name.clone(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(got.phone_number, "+14155550111");
+        let logs = sessions
+            .list_session_logs(admin(pb::ListSessionLogsRequest {
+                parent: linked.name.clone(),
+                page_size: 100,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            logs.session_logs
+                .iter()
+                .any(|l| l.r#type == pb::SessionLogType::DeviceLinked as i32),
+            "logs kept"
+        );
         terminate(&mut second).await;
         db.drop_database().await;
     }
@@ -78,26 +112,47 @@ async fn sessions_survive_a_restart_and_connected_ones_reconnect() {
 async fn sigterm_ends_open_streams_and_exits_zero_within_the_bound() {
     let dir = TempDir::new("sigterm");
     let db = TestDb::create(backends()[0], dir.path()).await;
-    let mut server = ProcessServer::spawn(WAGATE_BIN, &["serve"], &server_env(&db, &dir), LISTENING).await;
+    let mut server =
+        ProcessServer::spawn(WAGATE_BIN, &["serve"], &server_env(&db, &dir), LISTENING).await;
     let channel = connect(server.addr).await;
     wait_serving(channel.clone(), Duration::from_secs(30)).await;
     let mut health = HealthClient::new(channel);
-    let mut watch = health.watch(HealthCheckRequest { service: "readiness".into() }).await.unwrap().into_inner();
-    assert_eq!(watch.next().await.unwrap().unwrap().status, ServingStatus::Serving as i32);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: "readiness".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        watch.next().await.unwrap().unwrap().status,
+        ServingStatus::Serving as i32
+    );
 
     let started = Instant::now();
     server.signal("TERM").await;
     // readiness flips to NOT_SERVING at once, then the stream ends
     let mut statuses = Vec::new();
-    while let Some(item) = tokio::time::timeout(Duration::from_secs(10), watch.next()).await.expect("stream ends in time") {
+    while let Some(item) = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .expect("stream ends in time")
+    {
         match item {
             Ok(message) => statuses.push(message.status),
             Err(_) => break,
         }
     }
-    assert_eq!(statuses.last(), Some(&(ServingStatus::NotServing as i32)), "{statuses:?}");
+    assert_eq!(
+        statuses.last(),
+        Some(&(ServingStatus::NotServing as i32)),
+        "{statuses:?}"
+    );
     assert_eq!(server.wait_exit(Duration::from_secs(10)).await, Some(0));
-    assert!(started.elapsed() < Duration::from_secs(8), "drained within the 3 s grace bound: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "drained within the 3 s grace bound: {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -113,12 +168,25 @@ async fn generated_admin_token_is_printed_once_and_kept() {
     let token = first
         .stdout_lines()
         .iter()
-        .find_map(|line| line.trim().strip_prefix("wga_").map(|rest| format!("wga_{rest}")))
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("wga_")
+                .map(|rest| format!("wga_{rest}"))
+        })
         .expect("the generated token is printed on first start");
     let mut sessions = SessionServiceClient::new(channel);
-    assert!(sessions.list_sessions(authed(&token, pb::ListSessionsRequest::default())).await.is_ok());
+    assert!(
+        sessions
+            .list_sessions(authed(&token, pb::ListSessionsRequest::default()))
+            .await
+            .is_ok()
+    );
     assert_eq!(
-        sessions.list_sessions(authed(ADMIN_TOKEN, pb::ListSessionsRequest::default())).await.unwrap_err().code(),
+        sessions
+            .list_sessions(authed(ADMIN_TOKEN, pb::ListSessionsRequest::default()))
+            .await
+            .unwrap_err()
+            .code(),
         tonic::Code::Unauthenticated
     );
     terminate(&mut first).await;
@@ -127,9 +195,18 @@ async fn generated_admin_token_is_printed_once_and_kept() {
     let channel = connect(second.addr).await;
     wait_serving(channel.clone(), Duration::from_secs(30)).await;
     let printed = second.stdout_lines();
-    assert!(!printed.iter().any(|l| l.contains("wga_")), "printed only once: {printed:?}");
+    assert!(
+        !printed.iter().any(|l| l.contains("wga_")),
+        "printed only once: {printed:?}"
+    );
     let mut sessions = SessionServiceClient::new(channel);
-    assert!(sessions.list_sessions(authed(&token, pb::ListSessionsRequest::default())).await.is_ok(), "still valid");
+    assert!(
+        sessions
+            .list_sessions(authed(&token, pb::ListSessionsRequest::default()))
+            .await
+            .is_ok(),
+        "still valid"
+    );
     terminate(&mut second).await;
 }
 
@@ -138,30 +215,68 @@ async fn sessions_link_through_a_separate_simulator_process() {
     let dir = TempDir::new("remote-sim");
     let db = TestDb::create(backends()[0], dir.path()).await;
     let sim_env = HashMap::from([
-        ("WAGATE_SIMULATOR_ADDR".to_string(), "127.0.0.1:0".to_string()),
+        (
+            "WAGATE_SIMULATOR_ADDR".to_string(),
+            "127.0.0.1:0".to_string(),
+        ),
         ("WAGATE_DATA_DIR".into(), dir.path().display().to_string()),
-        ("WAGATE_SIMULATOR_TOKEN".into(), "simulator-secret-token".into()),
+        (
+            "WAGATE_SIMULATOR_TOKEN".into(),
+            "simulator-secret-token".into(),
+        ),
     ]);
-    let mut sim = ProcessServer::spawn(WAGATE_BIN, &["simulator"], &sim_env, "simulator listening").await;
+    let mut sim =
+        ProcessServer::spawn(WAGATE_BIN, &["simulator"], &sim_env, "simulator listening").await;
     let mut env = server_env(&db, &dir);
-    env.insert("WAGATE_SIMULATOR_TOKEN".into(), "simulator-secret-token".into());
+    env.insert(
+        "WAGATE_SIMULATOR_TOKEN".into(),
+        "simulator-secret-token".into(),
+    );
     let url = format!("http://{}", sim.addr);
-    let mut server = ProcessServer::spawn(WAGATE_BIN, &["serve", "--simulator-url", &url], &env, LISTENING).await;
+    let mut server = ProcessServer::spawn(
+        WAGATE_BIN,
+        &["serve", "--simulator-url", &url],
+        &env,
+        LISTENING,
+    )
+    .await;
     let channel = connect(server.addr).await;
     wait_serving(channel.clone(), Duration::from_secs(30)).await;
     let mut sessions = SessionServiceClient::new(channel.clone());
     // the simulator's control API lives on the simulator, not on the server
-    let err = SimulatorServiceClient::new(channel).list_accounts(admin(pb::ListAccountsRequest::default())).await.unwrap_err();
+    let err = SimulatorServiceClient::new(channel)
+        .list_accounts(admin(pb::ListAccountsRequest::default()))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
     let mut simulator = SimulatorServiceClient::new(connect(sim.addr).await);
-    let err = simulator.list_accounts(tonic::Request::new(pb::ListAccountsRequest::default())).await.unwrap_err();
-    assert_eq!(err.code(), tonic::Code::Unauthenticated, "the simulator token is required");
+    let err = simulator
+        .list_accounts(tonic::Request::new(pb::ListAccountsRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        tonic::Code::Unauthenticated,
+        "the simulator token is required"
+    );
 
     let session = create_session(&mut sessions, "+14155550112").await;
-    let connected = sessions.connect_session(admin(pb::ConnectSessionRequest { name: session.name.clone() })).await.unwrap().into_inner();
+    let connected = sessions
+        .connect_session(admin(pb::ConnectSessionRequest {
+            name: session.name.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
     let qr = connected.qr_code.expect("QR from the remote network").code;
     simulator
-        .scan_qr(authed("simulator-secret-token", pb::ScanQrRequest { qr_code: qr, phone_number: "+14155550112".into() }))
+        .scan_qr(authed(
+            "simulator-secret-token",
+            pb::ScanQrRequest {
+                qr_code: qr,
+                phone_number: "+14155550112".into(),
+            },
+        ))
         .await
         .unwrap();
     wait_status(&sessions, &session.name, pb::SessionStatus::Connected).await;
@@ -172,8 +287,16 @@ async fn sessions_link_through_a_separate_simulator_process() {
 #[tokio::test]
 async fn configuration_errors_exit_with_a_clear_message() {
     for (var, value, expected) in [
-        ("WAGATE_GRPC_ADDR", "not-an-address", "WAGATE_GRPC_ADDR: invalid socket address"),
-        ("WAGATE_ENGINE", "carrier-pigeon", "WAGATE_ENGINE: unknown engine"),
+        (
+            "WAGATE_GRPC_ADDR",
+            "not-an-address",
+            "WAGATE_GRPC_ADDR: invalid socket address",
+        ),
+        (
+            "WAGATE_ENGINE",
+            "carrier-pigeon",
+            "WAGATE_ENGINE: unknown engine",
+        ),
         ("WAGATE_DATABASE_URL", "mysql://x", "WAGATE_DATABASE_URL"),
     ] {
         let output = tokio::process::Command::new(WAGATE_BIN)

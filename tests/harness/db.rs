@@ -21,7 +21,9 @@ pub fn backends() -> Vec<Backend> {
 }
 
 fn postgres_admin_url() -> Option<String> {
-    std::env::var("WAGATE_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("WAGATE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 pub struct TestDb {
@@ -41,31 +43,44 @@ impl TestDb {
             Backend::Postgres => {
                 let admin = postgres_admin_url().expect("WAGATE_TEST_DATABASE_URL");
                 let name = format!("wagate_t_{:016x}", rand::random::<u64>());
-                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to WAGATE_TEST_DATABASE_URL");
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to WAGATE_TEST_DATABASE_URL");
                 sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
                 let _ = conn.close().await;
-                Self { url: replace_database(&admin, &name), backend, postgres_name: Some(name) }
+                Self {
+                    url: replace_database(&admin, &name),
+                    backend,
+                    postgres_name: Some(name),
+                }
             }
         }
     }
 
     /// Drops a PostgreSQL test database (SQLite files go with their directory).
     pub async fn drop_database(&self) {
-        let (Some(name), Some(admin)) = (&self.postgres_name, postgres_admin_url()) else { return };
+        let (Some(name), Some(admin)) = (&self.postgres_name, postgres_admin_url()) else {
+            return;
+        };
         if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-            let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut conn)
-                .await;
+            let _ = sqlx::query(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await;
             let _ = conn.close().await;
         }
     }
 }
 
 fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
+    let (base, query) = url
+        .split_once('?')
+        .map(|(b, q)| (b, Some(q)))
+        .unwrap_or((url, None));
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
     let base = match base[scheme_end..].find('/') {
         Some(slash) => &base[..scheme_end + slash],
@@ -81,8 +96,17 @@ fn replace_database(url: &str, name: &str) -> String {
 mod tests {
     #[test]
     fn replaces_database_name() {
-        assert_eq!(super::replace_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
-        assert_eq!(super::replace_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
-        assert_eq!(super::replace_database("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            super::replace_database("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            super::replace_database("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            super::replace_database("postgres://u@h", "x"),
+            "postgres://u@h/x"
+        );
     }
 }

@@ -27,7 +27,11 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(label: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("wagate-{label}-{}-{:016x}", std::process::id(), rand::random::<u64>()));
+        let path = std::env::temp_dir().join(format!(
+            "wagate-{label}-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         std::fs::create_dir_all(&path).expect("create temp dir");
         Self(path)
     }
@@ -81,11 +85,20 @@ impl TestServer {
         let db = TestDb::create(backend, data_dir.path()).await;
         let mut config = test_config(&db.url, data_dir.path());
         adjust(&mut config);
-        let server = wagate::server::start(config, CancellationToken::new()).await.expect("server starts");
+        let server = wagate::server::start(config, CancellationToken::new())
+            .await
+            .expect("server starts");
         let addr = server.grpc_addr;
         let channel = connect(addr).await;
         wait_serving(channel.clone(), Duration::from_secs(30)).await;
-        Self { addr, backend, server: Some(server), db, data_dir, channel }
+        Self {
+            addr,
+            backend,
+            server: Some(server),
+            db,
+            data_dir,
+            channel,
+        }
     }
 
     pub fn channel(&self) -> Channel {
@@ -123,11 +136,21 @@ pub async fn wait_serving(channel: Channel, limit: Duration) {
     let mut health = HealthClient::new(channel);
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let status = health.check(HealthCheckRequest { service: String::new() }).await.map(|r| r.into_inner().status);
-        if status.as_ref().ok() == Some(&(tonic_health::pb::health_check_response::ServingStatus::Serving as i32)) {
+        let status = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().status);
+        if status.as_ref().ok()
+            == Some(&(tonic_health::pb::health_check_response::ServingStatus::Serving as i32))
+        {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "server not SERVING after {limit:?}: {status:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "server not SERVING after {limit:?}: {status:?}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -135,7 +158,9 @@ pub async fn wait_serving(channel: Channel, limit: Duration) {
 /// A request carrying `authorization: Bearer <token>`.
 pub fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
     request
 }
 
@@ -155,7 +180,10 @@ where
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("gave up waiting for {what}");
@@ -173,5 +201,8 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
 /// The reason of a status's google.rpc.ErrorInfo details.
 pub fn error_reason(status: &tonic::Status) -> String {
     use tonic_types::StatusExt;
-    status.get_details_error_info().map(|info| info.reason).unwrap_or_default()
+    status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_default()
 }

@@ -19,7 +19,12 @@ pub struct ProcessServer {
 impl ProcessServer {
     /// Spawns `binary args…` with JSON logs and `env`, and waits (bounded) for
     /// the log line announcing the listening address named `listening_message`.
-    pub async fn spawn(binary: &str, args: &[&str], env: &HashMap<String, String>, listening_message: &str) -> Self {
+    pub async fn spawn(
+        binary: &str,
+        args: &[&str],
+        env: &HashMap<String, String>,
+        listening_message: &str,
+    ) -> Self {
         let mut command = Command::new(binary);
         command
             .args(args)
@@ -40,12 +45,11 @@ impl ProcessServer {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 eprintln!("[wagate] {line}");
-                if let Ok(json) = serde_json_value(&line) {
-                    if json.get("message").and_then(|m| m.as_str()) == Some(message.as_str()) {
-                        if let Some(addr) = json.get("addr").and_then(|a| a.as_str()) {
-                            let _ = addr_tx.send(addr.parse::<SocketAddr>().unwrap());
-                        }
-                    }
+                if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line)
+                    && json.get("message").and_then(|m| m.as_str()) == Some(message.as_str())
+                    && let Some(addr) = json.get("addr").and_then(|a| a.as_str())
+                {
+                    let _ = addr_tx.send(addr.parse::<SocketAddr>().unwrap());
                 }
             }
         });
@@ -60,13 +64,21 @@ impl ProcessServer {
             .await
             .expect("server announced its address in time")
             .expect("server announced its address");
-        Self { child, addr, stdout: out_rx }
+        Self {
+            child,
+            addr,
+            stdout: out_rx,
+        }
     }
 
     /// Sends a signal (e.g. `libc`-free: "TERM", "KILL") with the kill command.
     pub async fn signal(&self, name: &str) {
         let pid = self.child.id().expect("running").to_string();
-        let status = Command::new("kill").args([&format!("-{name}"), &pid]).status().await.expect("run kill");
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .await
+            .expect("run kill");
         assert!(status.success(), "kill -{name} {pid} failed");
     }
 
@@ -87,8 +99,4 @@ impl ProcessServer {
         }
         lines
     }
-}
-
-fn serde_json_value(line: &str) -> Result<serde_json::Value, serde_json::Error> {
-    serde_json::from_str(line)
 }

@@ -560,8 +560,7 @@ async fn close(live: Arc<Live>) {
 async fn wait_until(live: &Live, limit: Duration, done: impl Fn(&LiveState) -> bool) -> LiveState {
     let mut state = live.state.clone();
     let _ = tokio::time::timeout(limit, state.wait_for(|s| s.ended || done(s))).await;
-    let current = state.borrow().clone();
-    current
+    state.borrow().clone()
 }
 
 /// Applies one connection's engine events to the store, in order.

@@ -33,10 +33,10 @@ impl RemoteNetwork {
 
     fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
-        if let Some(token) = &self.token {
-            if let Ok(value) = format!("Bearer {token}").parse() {
-                request.metadata_mut().insert("authorization", value);
-            }
+        if let Some(token) = &self.token
+            && let Ok(value) = format!("Bearer {token}").parse()
+        {
+            request.metadata_mut().insert("authorization", value);
         }
         request
     }

@@ -9,6 +9,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     collect_protos(&proto_root.join("wagate"), &mut files)?;
     files.sort();
+    // Not imported by our protos, but the types of every error's details: reflection
+    // clients (grpcurl) need them to decode google.rpc.ErrorInfo, BadRequest, RetryInfo.
+    files.push(proto_root.join("google/rpc/error_details.proto"));
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }
@@ -21,6 +24,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     unsafe { std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?) };
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
+        // Keep the device-link event small: one is buffered per simulated connection.
+        .boxed(".wagate.simnet.v1.AttachResponse.event.paired")
+        .boxed(".wagate.simnet.v1.AttachResponse.event.connected")
         .file_descriptor_set_path(out_dir.join("wagate_descriptor.bin"))
         .compile_protos(
             &files,

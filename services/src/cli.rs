@@ -35,6 +35,27 @@ enum Command {
     },
     /// Run the simulated WhatsApp network as its own process.
     Simulator,
+    /// Measure and write BENCHMARKS.md (build with --release for real figures).
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Start-up time to health SERVING, idle RSS, RSS per idle connected simulated session.
+    Foundation {
+        /// Connected simulated sessions to measure memory with.
+        #[arg(long, default_value_t = 1000)]
+        sessions: usize,
+        /// Start-up runs (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// File to write the figures into.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        output: PathBuf,
+    },
 }
 
 fn parse_engine(value: &str) -> Result<EngineKind, String> {
@@ -57,7 +78,7 @@ pub fn main() -> ExitCode {
             engine: *engine,
             simulator_url: simulator_url.clone(),
         },
-        Command::Simulator => Overrides::default(),
+        Command::Simulator | Command::Bench { .. } => Overrides::default(),
     };
     let config = match Config::load(cli.config.as_deref(), &overrides) {
         Ok(config) => config,
@@ -87,6 +108,21 @@ pub fn main() -> ExitCode {
                     .await?
                     .wait()
                     .await
+            }
+            Command::Bench {
+                which:
+                    BenchCommand::Foundation {
+                        sessions,
+                        runs,
+                        output,
+                    },
+            } => {
+                crate::bench::foundation(crate::bench::FoundationOptions {
+                    sessions,
+                    runs,
+                    output,
+                })
+                .await
             }
         }
     });

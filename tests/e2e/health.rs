@@ -113,6 +113,71 @@ async fn health_is_not_serving_until_the_database_is_ready() {
     assert_eq!(last, Some(not_serving));
 }
 
+/// PostgreSQL: the server starts against a port where nothing listens yet; a
+/// relay to the real database opens there later.
+#[tokio::test]
+async fn health_waits_for_an_unreachable_postgres() {
+    if !backends().contains(&wagate_tests::Backend::Postgres) {
+        return;
+    }
+    let dir = TempDir::new("health-pg");
+    let db = wagate_tests::TestDb::create(wagate_tests::Backend::Postgres, dir.path()).await;
+    let real: url::Url = db.url.parse().unwrap();
+    let real_addr = format!(
+        "{}:{}",
+        real.host_str().unwrap(),
+        real.port().unwrap_or(5432)
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut relayed = real.clone();
+    relayed.set_host(Some("127.0.0.1")).unwrap();
+    relayed.set_port(Some(port)).unwrap();
+    let config = test_config(relayed.as_str(), dir.path());
+    let server = wagate::server::start(config, CancellationToken::new())
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(connect(server.grpc_addr).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        check(&mut health, "readiness").await,
+        ServingStatus::NotServing as i32
+    );
+    assert_eq!(
+        check(&mut health, "liveness").await,
+        ServingStatus::Serving as i32
+    );
+
+    // The database becomes reachable: a relay on the port the server dials.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let relay = tokio::spawn(async move {
+        for _ in 0..1000 {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                return;
+            };
+            let real_addr = real_addr.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&real_addr).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    wagate_tests::wait_serving(connect(server.grpc_addr).await, Duration::from_secs(20)).await;
+    assert_eq!(
+        check(&mut health, "readiness").await,
+        ServingStatus::Serving as i32
+    );
+    server.stop().await.unwrap();
+    relay.abort();
+    db.drop_database().await;
+}
+
 #[tokio::test]
 async fn reflection_lists_the_public_services() {
     let server = TestServer::start(backends()[0]).await;

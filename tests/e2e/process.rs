@@ -110,8 +110,14 @@ async fn sessions_survive_a_restart_and_connected_ones_reconnect() {
 
 #[tokio::test]
 async fn sigterm_ends_open_streams_and_exits_zero_within_the_bound() {
+    for backend in backends() {
+        sigterm_on(backend).await;
+    }
+}
+
+async fn sigterm_on(backend: wagate_tests::Backend) {
     let dir = TempDir::new("sigterm");
-    let db = TestDb::create(backends()[0], dir.path()).await;
+    let db = TestDb::create(backend, dir.path()).await;
     let mut server =
         ProcessServer::spawn(WAGATE_BIN, &["serve"], &server_env(&db, &dir), LISTENING).await;
     let channel = connect(server.addr).await;
@@ -153,12 +159,19 @@ async fn sigterm_ends_open_streams_and_exits_zero_within_the_bound() {
         "drained within the 3 s grace bound: {:?}",
         started.elapsed()
     );
+    db.drop_database().await;
 }
 
 #[tokio::test]
 async fn generated_admin_token_is_printed_once_and_kept() {
+    for backend in backends() {
+        generated_admin_token_on(backend).await;
+    }
+}
+
+async fn generated_admin_token_on(backend: wagate_tests::Backend) {
     let dir = TempDir::new("admin-token");
-    let db = TestDb::create(backends()[0], dir.path()).await;
+    let db = TestDb::create(backend, dir.path()).await;
     let mut env = server_env(&db, &dir);
     env.remove("WAGATE_ADMIN_TOKEN");
 
@@ -208,6 +221,7 @@ async fn generated_admin_token_is_printed_once_and_kept() {
         "still valid"
     );
     terminate(&mut second).await;
+    db.drop_database().await;
 }
 
 #[tokio::test]

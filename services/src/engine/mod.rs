@@ -25,9 +25,9 @@ pub enum EngineEvent {
     /// Nobody linked the device before the QR codes ran out. Final.
     QrCodesExhausted,
     /// A device was linked to an account.
-    Paired { user: LinkedUser },
+    Paired { user: Box<LinkedUser> },
     /// Logged in and online.
-    Connected { user: LinkedUser },
+    Connected { user: Box<LinkedUser> },
     /// The connection dropped; the engine retries after `retry_in`.
     Disconnected { reason: String, retry_in: Duration },
     /// A connection attempt failed; the engine retries after `retry_in`.

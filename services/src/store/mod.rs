@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 pub use sessions::StatusChange;
 pub use sim::{SimAccountRow, SimDeviceRow};
@@ -44,6 +44,15 @@ impl Store {
             Backend::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
+        // One direct connection first, so an unreachable server reports its real
+        // error (e.g. connection refused) quickly instead of a pool timeout.
+        let probe = tokio::time::timeout(
+            Duration::from_secs(5),
+            sqlx::AnyConnection::connect_with(&options),
+        )
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        probe.close().await?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))

@@ -300,14 +300,14 @@ impl DeviceTask {
     }
 }
 
-fn linked_user(device_jid: &str, account: Option<&pb::Account>) -> LinkedUser {
+fn linked_user(device_jid: &str, account: Option<&pb::Account>) -> Box<LinkedUser> {
     let account = account.cloned().unwrap_or_default();
-    LinkedUser {
+    Box::new(LinkedUser {
         jid: device_jid.to_owned(),
         lid: account.lid,
         push_name: account.push_name,
         phone_number: account.phone_number,
-    }
+    })
 }
 
 /// Exponential backoff with ±20% jitter, from 250 ms up to 30 s.

@@ -334,10 +334,12 @@ impl Network {
         };
         // A device that went away meanwhile finds its link on its next login.
         let _ = tx
-            .send(event(pb::attach_response::Event::Paired(paired)))
+            .send(event(pb::attach_response::Event::Paired(Box::new(paired))))
             .await;
         let _ = tx
-            .send(event(pb::attach_response::Event::Connected(connected)))
+            .send(event(pb::attach_response::Event::Connected(Box::new(
+                connected,
+            ))))
             .await;
         Ok(Linked {
             account,
@@ -534,7 +536,9 @@ impl SimNetwork for Network {
                     device_jid: credentials.device_jid.clone(),
                     account,
                 };
-                let _ = tx.try_send(event(pb::attach_response::Event::Connected(connected)));
+                let _ = tx.try_send(event(pb::attach_response::Event::Connected(Box::new(
+                    connected,
+                ))));
                 // A second login of the same device replaces the first, as on WhatsApp.
                 state
                     .online

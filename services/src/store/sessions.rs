@@ -240,16 +240,10 @@ impl Store {
         if changed == 0 {
             return Ok(None);
         }
-        let status: String = sqlx::query_scalar("SELECT status FROM sessions WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let status = Status::parse(&status).unwrap_or(Status::Disconnected);
-        insert_log(
+        log_at_current_status(
             &mut tx,
             id,
             LogType::SettingsUpdated,
-            status,
             "settings updated",
             now,
         )
@@ -421,16 +415,10 @@ impl Store {
         if changed == 0 {
             return Ok(false);
         }
-        let status: String = sqlx::query_scalar("SELECT status FROM sessions WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let status = Status::parse(&status).unwrap_or(Status::Disconnected);
-        insert_log(
+        log_at_current_status(
             &mut tx,
             id,
             LogType::ApiKeyRegenerated,
-            status,
             "API key regenerated",
             now,
         )
@@ -455,6 +443,27 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Logs an entry with the session's current status, in one statement.
+async fn log_at_current_status(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: SessionId,
+    kind: LogType,
+    message: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO session_logs (session_id, type, status, message, occur_time) \
+         SELECT id, $2, status, $3, $4 FROM sessions WHERE id = $1",
+    )
+    .bind(id)
+    .bind(kind.as_str())
+    .bind(message)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn insert_log(

@@ -3,6 +3,7 @@
 //! here names either implementation's types.
 
 pub mod sim;
+pub mod whatsapp;
 
 use std::time::{Duration, SystemTime};
 

@@ -1,0 +1,1 @@
+//! Storage conformance suite for whatsapp-rust backends (in progress).

@@ -1,0 +1,6 @@
+//! The `whatsapp` engine: sessions on real WhatsApp through whatsapp-rust, one
+//! `Bot` per session.
+
+pub mod conformance;
+pub mod pg;
+pub mod proxy;

@@ -1,0 +1,1 @@
+//! PostgreSQL backend for whatsapp-rust (in progress).

@@ -1,0 +1,1 @@
+//! Proxies for the WhatsApp socket and media HTTP (in progress).

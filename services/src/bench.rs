@@ -53,6 +53,8 @@ fn spawn_server(dir: &Path) -> anyhow::Result<(Spawned, Instant)> {
         .env("WAGATE_GRPC_ADDR", &addr)
         .env("WAGATE_DATA_DIR", dir)
         .env("WAGATE_ADMIN_TOKEN", TOKEN)
+        .env("WAGATE_ENGINE", "sim")
+        .env("WAGATE_METRICS_ADDR", "off")
         .env("WAGATE_LOG", "warn")
         .env("WAGATE_CONNECT_WAIT", "10s")
         .stdin(Stdio::null())

@@ -26,8 +26,8 @@ struct Cli {
 enum Command {
     /// Run the gRPC server.
     Serve {
-        /// Engine that connects sessions to WhatsApp: `sim` (the simulated network).
-        #[arg(long, value_parser = parse_engine)]
+        /// Engine that connects sessions to WhatsApp: `whatsapp` (default) or `sim` (the simulated network).
+        #[arg(long, value_parser = crate::config::parse_engine)]
         engine: Option<EngineKind>,
         /// Use the `wagate simulator` at this URL instead of an in-process network.
         #[arg(long, value_name = "URL")]
@@ -56,16 +56,6 @@ enum BenchCommand {
         #[arg(long, default_value = "BENCHMARKS.md")]
         output: PathBuf,
     },
-}
-
-fn parse_engine(value: &str) -> Result<EngineKind, String> {
-    match value {
-        "sim" => Ok(EngineKind::Sim),
-        "whatsapp" => {
-            Err("the whatsapp engine is not available in this build yet; use \"sim\"".into())
-        }
-        other => Err(format!("unknown engine {other:?}")),
-    }
 }
 
 pub fn main() -> ExitCode {

@@ -11,6 +11,8 @@ use serde::Deserialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineKind {
+    /// Real WhatsApp through whatsapp-rust (the default).
+    Whatsapp,
     /// The simulated WhatsApp network.
     Sim,
 }
@@ -62,9 +64,14 @@ pub struct Config {
     /// The admin (account-level) token. Generated on first start when unset.
     pub admin_token: Option<String>,
     pub engine: EngineKind,
+    /// WebSocket URL the whatsapp engine dials instead of WhatsApp's own
+    /// (a test double, a mirror); unset for WhatsApp.
+    pub whatsapp_websocket_url: Option<String>,
     /// Address of a `wagate simulator` to use with the sim engine; when unset
     /// the network runs in-process.
     pub simulator_url: Option<String>,
+    /// Prometheus metrics endpoint (`GET /metrics`); unset to turn it off.
+    pub metrics_addr: Option<SocketAddr>,
     /// Listen address of `wagate simulator`.
     pub simulator_addr: SocketAddr,
     /// Token `wagate simulator` requires from its callers, if any.
@@ -109,7 +116,9 @@ impl Default for Config {
             simulator_database_url: String::new(),
             data_dir: PathBuf::from("data"),
             admin_token: None,
-            engine: EngineKind::Sim,
+            engine: EngineKind::Whatsapp,
+            whatsapp_websocket_url: None,
+            metrics_addr: Some("0.0.0.0:9090".parse().expect("valid default")),
             simulator_url: None,
             simulator_addr: "0.0.0.0:50052".parse().expect("valid default"),
             simulator_token: None,
@@ -211,6 +220,13 @@ impl Config {
             "WAGATE_DATA_DIR" => self.data_dir = PathBuf::from(value),
             "WAGATE_ADMIN_TOKEN" => self.admin_token = non_empty(value),
             "WAGATE_ENGINE" => self.engine = parse_engine(value).map_err(err)?,
+            "WAGATE_WHATSAPP_WEBSOCKET_URL" => self.whatsapp_websocket_url = non_empty(value),
+            "WAGATE_METRICS_ADDR" => {
+                self.metrics_addr = match value {
+                    "" | "off" | "none" => None,
+                    addr => Some(parse_addr(addr).map_err(err)?),
+                }
+            }
             "WAGATE_SIMULATOR_URL" => self.simulator_url = non_empty(value),
             "WAGATE_SIMULATOR_ADDR" => self.simulator_addr = parse_addr(value).map_err(err)?,
             "WAGATE_SIMULATOR_TOKEN" => self.simulator_token = non_empty(value),
@@ -355,13 +371,13 @@ fn parse_addr(value: &str) -> Result<SocketAddr, String> {
     })
 }
 
-fn parse_engine(value: &str) -> Result<EngineKind, String> {
+pub fn parse_engine(value: &str) -> Result<EngineKind, String> {
     match value {
+        "whatsapp" => Ok(EngineKind::Whatsapp),
         "sim" => Ok(EngineKind::Sim),
-        "whatsapp" => {
-            Err("the whatsapp engine is not available in this build yet; use \"sim\"".to_owned())
-        }
-        _ => Err(format!("unknown engine {value:?} (expected \"sim\")")),
+        _ => Err(format!(
+            "unknown engine {value:?} (expected \"whatsapp\" or \"sim\")"
+        )),
     }
 }
 
@@ -449,7 +465,7 @@ mod tests {
     fn defaults_are_valid() {
         let config = Config::load_from(None, &[], &Overrides::default()).unwrap();
         assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:50051");
-        assert_eq!(config.engine, EngineKind::Sim);
+        assert_eq!(config.engine, EngineKind::Whatsapp);
     }
 
     #[test]

@@ -8,6 +8,9 @@ mod linking;
 mod polyglot;
 mod process;
 mod validation;
+mod wa_proxy;
+mod wa_store;
+mod whatsapp;
 
 use std::time::Duration;
 

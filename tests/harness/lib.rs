@@ -52,6 +52,7 @@ pub fn test_config(database_url: &str, data_dir: &Path) -> Config {
     let mut config = Config::load_from(None, &[], &Overrides::default()).expect("default config");
     config.grpc_addr = "127.0.0.1:0".parse().unwrap();
     config.simulator_addr = "127.0.0.1:0".parse().unwrap();
+    config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
     config.database_url = database_url.to_owned();
     config.data_dir = data_dir.to_owned();
     config.admin_token = Some(ADMIN_TOKEN.to_owned());
@@ -67,6 +68,7 @@ pub fn test_config(database_url: &str, data_dir: &Path) -> Config {
 /// A wagate server running in this process on a fresh database.
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub backend: Backend,
     server: Option<RunningServer>,
     pub db: TestDb,
@@ -89,10 +91,12 @@ impl TestServer {
             .await
             .expect("server starts");
         let addr = server.grpc_addr;
+        let metrics_addr = server.metrics_addr;
         let channel = connect(addr).await;
         wait_serving(channel.clone(), Duration::from_secs(30)).await;
         Self {
             addr,
+            metrics_addr,
             backend,
             server: Some(server),
             db,

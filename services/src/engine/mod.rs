@@ -29,12 +29,24 @@ pub enum EngineEvent {
     Paired { user: Box<LinkedUser> },
     /// Logged in and online.
     Connected { user: Box<LinkedUser> },
-    /// The connection dropped; the engine retries after `retry_in`.
-    Disconnected { reason: String, retry_in: Duration },
-    /// A connection attempt failed; the engine retries after `retry_in`.
-    ConnectFailed { reason: String, retry_in: Duration },
+    /// The connection dropped; the engine retries (after `retry_in` when known).
+    Disconnected {
+        reason: String,
+        retry_in: Option<Duration>,
+    },
+    /// A connection attempt failed; the engine retries (after `retry_in` when known).
+    ConnectFailed {
+        reason: String,
+        retry_in: Option<Duration>,
+    },
+    /// Something worth a line in the session log that changes no status
+    /// (e.g. a pairing attempt that failed).
+    Warning { message: String },
     /// The device is not (or no longer) linked; its credentials are gone. Final.
     LoggedOut { reason: String },
+    /// WhatsApp ended the connection for good (stream replaced, temporary ban,
+    /// refused, client outdated); credentials are kept. Final.
+    Stopped { reason: String },
 }
 
 impl EngineEvent {
@@ -42,7 +54,9 @@ impl EngineEvent {
     pub fn is_final(&self) -> bool {
         matches!(
             self,
-            EngineEvent::QrCodesExhausted | EngineEvent::LoggedOut { .. }
+            EngineEvent::QrCodesExhausted
+                | EngineEvent::LoggedOut { .. }
+                | EngineEvent::Stopped { .. }
         )
     }
 }
@@ -52,6 +66,18 @@ impl EngineEvent {
 pub struct PairCode {
     pub code: String,
     pub expire_time: SystemTime,
+}
+
+/// Traffic and memory figures of a live session, from the engine.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub frames_sent: u64,
+    pub frames_received: u64,
+    pub reconnects: u64,
+    /// The engine's own estimate of the memory it holds for the session.
+    pub memory_bytes: u64,
 }
 
 /// How to open a connection.
@@ -84,6 +110,11 @@ pub trait Engine: Send + Sync + 'static {
     /// WhatsApp cannot be reached) and wipes its credentials. The session's
     /// connection must be closed first.
     async fn logout(&self, session: SessionId) -> Result<()>;
+
+    /// Traffic and memory figures of the session's live connection, if any.
+    async fn resources(&self, _session: SessionId) -> Option<Resources> {
+        None
+    }
 }
 
 /// A session's open connection.
@@ -92,6 +123,13 @@ pub trait Connection: Send + Sync {
     /// Asks for a pair code to link the account of `phone_number` (E.164
     /// digits); the connection must be linking a new device.
     async fn request_pair_code(&self, phone_number: &str) -> Result<PairCode>;
+
+    /// Unlinks the device from its account over this live connection (what
+    /// the phone's "Log out" does), before the connection is closed. Engines
+    /// that can unlink offline do it in [`Engine::logout`] instead.
+    async fn unlink(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Closes the connection, keeping credentials, and waits until the engine's
     /// work for it has stopped: no event is sent after this returns.

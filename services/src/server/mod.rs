@@ -6,6 +6,7 @@
 
 mod deferred;
 pub mod health;
+pub mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,15 +31,18 @@ use crate::auth::{AdminToken, Authenticator};
 use crate::config::{Config, EngineKind};
 use crate::engine::Engine;
 use crate::engine::sim::{self, Gate, Network, SimEngine};
+use crate::engine::whatsapp::{CredentialStore, WhatsAppEngine, WhatsAppOptions};
 use crate::session::SessionManager;
 use crate::session::grpc::SessionApi;
 use crate::session::manager::ManagerOptions;
-use crate::store::Store;
+use crate::store::{Backend, Store};
 use crate::{contact, event, group, message};
 
 /// A running server.
 pub struct RunningServer {
     pub grpc_addr: SocketAddr,
+    /// Where `GET /metrics` is served, when enabled.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -73,9 +77,23 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         .with_context(|| format!("cannot listen on {} (WAGATE_GRPC_ADDR)", config.grpc_addr))?;
     let grpc_addr = listener.local_addr()?;
     tracing::info!(addr = %grpc_addr, "gRPC server listening");
-    let task = tokio::spawn(run(config, listener, shutdown.clone()));
+    let metrics_slot = metrics::Slot::default();
+    let metrics_addr = match config.metrics_addr {
+        Some(addr) => {
+            let metrics_listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (WAGATE_METRICS_ADDR)"))?;
+            let bound = metrics_listener.local_addr()?;
+            tracing::info!(addr = %bound, "metrics listening");
+            metrics::serve(metrics_listener, metrics_slot.clone(), shutdown.clone());
+            Some(bound)
+        }
+        None => None,
+    };
+    let task = tokio::spawn(run(config, listener, shutdown.clone(), metrics_slot));
     Ok(RunningServer {
         grpc_addr,
+        metrics_addr,
         shutdown,
         task,
     })
@@ -85,6 +103,7 @@ async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
+    metrics_slot: metrics::Slot,
 ) -> anyhow::Result<()> {
     let in_process_sim = config.engine == EngineKind::Sim && config.simulator_url.is_none();
     let mut health_names: Vec<&str> = wagate_proto::PUBLIC_SERVICES.to_vec();
@@ -112,11 +131,9 @@ async fn run(
         ready = bring_up(&config, &services) => Some(ready?),
     };
     if let Some((_, manager)) = &ready {
+        let _ = metrics_slot.set(manager.clone());
         health.set_all(ServingStatus::Serving).await;
-        tracing::info!(
-            sessions_live = manager.live_count(),
-            "wagate is ready: health SERVING"
-        );
+        tracing::info!("wagate is ready: health SERVING");
     }
 
     shutdown.cancelled().await;
@@ -179,6 +196,26 @@ async fn bring_up(config: &Config, services: &Services) -> anyhow::Result<(Store
             };
             Arc::new(SimEngine::new(network, store.clone()))
         }
+        EngineKind::Whatsapp => {
+            let credentials = match store.backend() {
+                Backend::Sqlite => CredentialStore::Sqlite {
+                    dir: config.data_dir.join("whatsapp"),
+                },
+                Backend::Postgres => {
+                    let pool = sqlx::postgres::PgPoolOptions::new()
+                        .max_connections(config.database_max_connections)
+                        .connect(&config.effective_database_url())
+                        .await
+                        .context("connecting the WhatsApp credential store to PostgreSQL")?;
+                    CredentialStore::Postgres { pool }
+                }
+            };
+            tracing::info!("whatsapp engine: sessions connect to WhatsApp through whatsapp-rust");
+            let options = WhatsAppOptions {
+                websocket_url: config.whatsapp_websocket_url.clone(),
+            };
+            Arc::new(WhatsAppEngine::new(credentials, options))
+        }
     };
 
     let manager = SessionManager::new(
@@ -194,7 +231,7 @@ async fn bring_up(config: &Config, services: &Services) -> anyhow::Result<(Store
     if resumed > 0 {
         tracing::info!(
             sessions = resumed,
-            "reconnecting sessions that were connected before the restart"
+            "reconnecting, in the background, the sessions that were connected before"
         );
     }
     services.session.set(

@@ -103,6 +103,7 @@ pub fn session_pb(session: &Session, api_key: Option<String>) -> pb::Session {
         user: session.user.as_ref().map(|u| user_pb(session.id, u)),
         create_time: Some(timestamp(session.create_time)),
         update_time: Some(timestamp(session.update_time)),
+        resources: None,
     }
 }
 
@@ -277,10 +278,20 @@ impl SessionService for SessionApi {
         let id = self
             .session_of(&request, &request.get_ref().name, "name")
             .await?;
-        Ok(Response::new(session_pb(
-            &self.manager.get(id).await?,
-            None,
-        )))
+        let mut session = session_pb(&self.manager.get(id).await?, None);
+        session.resources = self
+            .manager
+            .resources(id)
+            .await
+            .map(|r| pb::SessionResources {
+                bytes_sent: r.bytes_sent as i64,
+                bytes_received: r.bytes_received as i64,
+                frames_sent: r.frames_sent as i64,
+                frames_received: r.frames_received as i64,
+                reconnect_count: r.reconnects as i64,
+                memory_bytes: r.memory_bytes as i64,
+            });
+        Ok(Response::new(session))
     }
 
     async fn update_session(

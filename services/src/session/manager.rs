@@ -132,6 +132,26 @@ impl SessionManager {
         &self.inner.store
     }
 
+    /// Traffic and memory figures of the session's live connection, if any.
+    pub async fn resources(&self, id: SessionId) -> Option<crate::engine::Resources> {
+        self.live(id)?;
+        self.inner.engine.resources(id).await
+    }
+
+    /// Ids of the sessions with a live connection.
+    pub fn live_ids(&self) -> Vec<SessionId> {
+        let mut ids: Vec<_> = self
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Number of sessions with a live connection.
     pub fn live_count(&self) -> usize {
         self.inner
@@ -362,7 +382,19 @@ impl SessionManager {
     pub async fn logout(&self, id: SessionId) -> Result<Session> {
         let _guard = self.lock(id).await;
         let session = self.get(id).await?;
-        let was_live = self.close_live(id).await;
+        let live = self
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        let was_live = live.is_some();
+        if let Some(live) = live {
+            if let Err(err) = live.connection.unlink().await {
+                tracing::warn!(session = id, error = %err, "could not unlink the device over its connection");
+            }
+            close(live).await;
+        }
         if !was_live && !self.inner.engine.has_credentials(id).await? {
             return Err(Error::precondition(
                 Reason::SessionStateConflict,
@@ -668,13 +700,23 @@ impl EventApplier {
                 .await?;
             }
             EngineEvent::Disconnected { reason, retry_in } => {
-                let reason = format!("{reason}; reconnecting in {} ms", retry_in.as_millis());
+                let reason = format!("{reason}; reconnecting{}", after(retry_in));
                 self.set_status(Status::Connecting, &reason, LogType::StatusChange)
                     .await?;
             }
             EngineEvent::ConnectFailed { reason, retry_in } => {
-                let reason = format!("{reason}; retrying in {} ms", retry_in.as_millis());
+                let reason = format!("{reason}; retrying{}", after(retry_in));
                 self.set_status(Status::Connecting, &reason, LogType::ConnectionError)
+                    .await?;
+            }
+            EngineEvent::Warning { message } => {
+                self.store
+                    .append_log(id, LogType::ConnectionError, self.status, &message)
+                    .await?;
+            }
+            EngineEvent::Stopped { reason } => {
+                self.store.set_auto_connect(id, false).await?;
+                self.set_status(Status::Disconnected, &reason, LogType::ConnectionError)
                     .await?;
             }
             EngineEvent::LoggedOut { reason } => {
@@ -690,6 +732,12 @@ impl EventApplier {
         }
         Ok(())
     }
+}
+
+fn after(retry_in: Option<Duration>) -> String {
+    retry_in
+        .map(|d| format!(" in {} ms", d.as_millis()))
+        .unwrap_or_else(|| " with backoff".to_owned())
 }
 
 fn connected_reason(user: &LinkedUser) -> String {

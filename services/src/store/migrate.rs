@@ -13,12 +13,20 @@ struct Migration {
 }
 
 /// Every migration, oldest first. Add new ones at the end, for both dialects.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "foundation",
-    sqlite: include_str!("../../../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../../../migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "foundation",
+        sqlite: include_str!("../../../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../../../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "whatsapp store",
+        sqlite: include_str!("../../../migrations/sqlite/0002_whatsapp_store.sql"),
+        postgres: include_str!("../../../migrations/postgres/0002_whatsapp_store.sql"),
+    },
+];
 
 /// Arbitrary constant naming our advisory lock, so replicas starting together
 /// migrate one at a time.

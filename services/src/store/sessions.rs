@@ -252,6 +252,21 @@ impl Store {
         self.get_session(id).await
     }
 
+    /// Number of sessions per status.
+    pub async fn count_sessions_by_status(&self) -> Result<Vec<(Status, i64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM sessions GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = Vec::new();
+        for row in rows {
+            let status: String = row.try_get("status")?;
+            if let Some(status) = Status::parse(&status) {
+                counts.push((status, row.try_get("n")?));
+            }
+        }
+        Ok(counts)
+    }
+
     pub async fn delete_session(&self, id: SessionId) -> Result<bool> {
         let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id)

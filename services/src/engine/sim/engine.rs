@@ -179,9 +179,15 @@ impl DeviceTask {
             failures = failures.saturating_add(1);
             let retry_in = backoff(failures);
             let event = if was_connected {
-                EngineEvent::Disconnected { reason, retry_in }
+                EngineEvent::Disconnected {
+                    reason,
+                    retry_in: Some(retry_in),
+                }
             } else {
-                EngineEvent::ConnectFailed { reason, retry_in }
+                EngineEvent::ConnectFailed {
+                    reason,
+                    retry_in: Some(retry_in),
+                }
             };
             if !self.emit(event).await {
                 return;

@@ -1,0 +1,6 @@
+-- whatsapp-rust's storage for the `whatsapp` engine. Nothing to create here:
+-- on SQLite each session's whatsapp-rust store is a database file of its own,
+-- managed (and migrated) by the library's SqliteStore. The PostgreSQL backend
+-- keeps the same data in the wa_* tables of this database instead (see
+-- migrations/postgres/0002_whatsapp_store.sql). This file exists because the
+-- migration runner applies one file per version and backend.

@@ -1,0 +1,392 @@
+//! The mapping from whatsapp-rust's events to our engine events: a pure
+//! function, tested with constructed library events.
+
+use std::time::{Duration, SystemTime};
+
+use whatsapp_rust::Jid;
+use whatsapp_rust::types::events::{ConnectFailureReason, Event};
+
+use crate::engine::EngineEvent;
+use crate::session::model::LinkedUser;
+
+/// What one library event means for the session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Mapped {
+    /// Report this event.
+    Report(EngineEvent),
+    /// The connection is over for good; report this final event after the
+    /// client has stopped (and, for a logout, its credentials are wiped).
+    Terminal(Terminal),
+    /// Nothing our sessions track (messages and the rest arrive with later issues).
+    Ignore,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Terminal {
+    /// The QR codes ran out with nobody scanning.
+    QrCodesExhausted,
+    /// WhatsApp unlinked the device: wipe the credentials.
+    LoggedOut { reason: String },
+    /// WhatsApp ended the connection; credentials stay.
+    Stopped { reason: String },
+}
+
+impl Terminal {
+    pub fn into_event(self) -> EngineEvent {
+        match self {
+            Terminal::QrCodesExhausted => EngineEvent::QrCodesExhausted,
+            Terminal::LoggedOut { reason } => EngineEvent::LoggedOut { reason },
+            Terminal::Stopped { reason } => EngineEvent::Stopped { reason },
+        }
+    }
+}
+
+/// The linked account as our sessions show it, from a device JID.
+pub fn linked_user(device: &Jid, lid: Option<&Jid>, push_name: &str) -> LinkedUser {
+    LinkedUser {
+        jid: device.to_string(),
+        lid: lid.map(|l| l.to_non_ad().to_string()).unwrap_or_default(),
+        push_name: push_name.to_owned(),
+        phone_number: format!("+{}", device.user),
+    }
+}
+
+fn failure(reason: &ConnectFailureReason) -> String {
+    let meaning = match reason {
+        ConnectFailureReason::Generic => "bad request",
+        ConnectFailureReason::LoggedOut => "logged out",
+        ConnectFailureReason::TempBanned => "temporarily banned",
+        ConnectFailureReason::AccountLocked => "account locked",
+        ConnectFailureReason::UnknownLogout => "logged out for an unknown reason",
+        ConnectFailureReason::ClientOutdated => "client outdated",
+        ConnectFailureReason::BadUserAgent => "bad user agent",
+        ConnectFailureReason::CatExpired | ConnectFailureReason::CatInvalid => {
+            "invalid client token"
+        }
+        ConnectFailureReason::NotFound => "not found",
+        ConnectFailureReason::ClientUnknown => "client unknown",
+        ConnectFailureReason::InternalServerError => "WhatsApp server error",
+        ConnectFailureReason::Experimental => "experimental failure",
+        ConnectFailureReason::ServiceUnavailable => "WhatsApp unavailable",
+        _ => "unknown failure",
+    };
+    format!("{} {meaning}", reason.code())
+}
+
+/// Maps one library event. `me` gives the linked account when the client
+/// reports Connected (the event carries no payload).
+pub fn map(event: &Event, me: impl FnOnce() -> Option<LinkedUser>, now: SystemTime) -> Mapped {
+    match event {
+        Event::PairingQrCode(qr) => Mapped::Report(EngineEvent::QrCode {
+            code: qr.code.clone(),
+            expire_time: now + qr.timeout,
+        }),
+        Event::PairingQrCodesExhausted(exhausted) if exhausted.disconnected => {
+            Mapped::Terminal(Terminal::QrCodesExhausted)
+        }
+        Event::PairingQrCodesExhausted(_) => Mapped::Report(EngineEvent::Warning {
+            message: "QR codes exhausted; still waiting for the pair code to be entered".into(),
+        }),
+        Event::PairSuccess(paired) => Mapped::Report(EngineEvent::Paired {
+            user: Box::new(linked_user(
+                &paired.id,
+                Some(&paired.lid),
+                &paired.business_name,
+            )),
+        }),
+        Event::PairError(error) => Mapped::Report(EngineEvent::Warning {
+            message: format!("linking failed: {}", error.error),
+        }),
+        Event::PairingCodeError(error) => {
+            let backoff = error
+                .backoff
+                .map(|b| format!(" (retry after {} s)", b.as_secs()))
+                .unwrap_or_default();
+            Mapped::Report(EngineEvent::Warning {
+                message: format!("pair code failed: {}{backoff}", error.error),
+            })
+        }
+        Event::Connected(_) => match me() {
+            Some(user) => Mapped::Report(EngineEvent::Connected {
+                user: Box::new(user),
+            }),
+            None => Mapped::Report(EngineEvent::Warning {
+                message: "connected, but the client reports no linked account".into(),
+            }),
+        },
+        Event::Disconnected(disconnected) => Mapped::Report(EngineEvent::Disconnected {
+            reason: format!("connection to WhatsApp lost ({:?})", disconnected.reason),
+            retry_in: None,
+        }),
+        Event::LoggedOut(logged_out) => {
+            let when = if logged_out.on_connect {
+                "at login"
+            } else {
+                "while connected"
+            };
+            Mapped::Terminal(Terminal::LoggedOut {
+                reason: format!(
+                    "WhatsApp unlinked this device {when} ({}); link it again with a new scan",
+                    failure(&logged_out.reason)
+                ),
+            })
+        }
+        Event::StreamReplaced(_) => Mapped::Terminal(Terminal::Stopped {
+            reason: "another client connected with this session's credentials (stream replaced); \
+                     connect again to take the session back"
+                .into(),
+        }),
+        Event::TemporaryBan(ban) => {
+            let seconds = ban.expire.num_seconds().max(0) as u64;
+            let until = crate::api::system_time_ms(now + Duration::from_secs(seconds));
+            Mapped::Terminal(Terminal::Stopped {
+                reason: format!(
+                    "temporarily banned by WhatsApp ({}, code {}): the ban lifts in {} s (at {} ms since the epoch){}",
+                    ban.code,
+                    ban.code.code(),
+                    seconds,
+                    until,
+                    ban.message
+                        .as_deref()
+                        .map(|m| format!("; {m}"))
+                        .unwrap_or_default()
+                ),
+            })
+        }
+        Event::ConnectFailure(refused) if refused.reason.should_reconnect() => {
+            Mapped::Report(EngineEvent::ConnectFailed {
+                reason: format!(
+                    "WhatsApp refused the connection ({})",
+                    failure(&refused.reason)
+                ),
+                retry_in: None,
+            })
+        }
+        Event::ConnectFailure(refused) => Mapped::Terminal(Terminal::Stopped {
+            reason: format!(
+                "WhatsApp refused the connection ({}){}",
+                failure(&refused.reason),
+                refused
+                    .message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ),
+        }),
+        Event::ClientOutdated(_) => Mapped::Terminal(Terminal::Stopped {
+            reason: "WhatsApp says this client version is outdated (405); update wagate".into(),
+        }),
+        _ => Mapped::Ignore,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use whatsapp_rust::chrono::Duration as ChronoDuration;
+    use whatsapp_rust::transport::DisconnectReason;
+    use whatsapp_rust::types::events::*;
+
+    use super::*;
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    fn me() -> Option<LinkedUser> {
+        Some(LinkedUser {
+            jid: "15551234567:7@s.whatsapp.net".into(),
+            lid: "100000012345678@lid".into(),
+            push_name: "Shop".into(),
+            phone_number: "+15551234567".into(),
+        })
+    }
+
+    #[test]
+    fn qr_codes_carry_their_expiry() {
+        let qr = Event::PairingQrCode(
+            PairingQrCode::builder()
+                .code("2@abc,def,ghi".to_string())
+                .timeout(Duration::from_secs(60))
+                .build(),
+        );
+        assert_eq!(
+            map(&qr, me, now()),
+            Mapped::Report(EngineEvent::QrCode {
+                code: "2@abc,def,ghi".into(),
+                expire_time: now() + Duration::from_secs(60)
+            })
+        );
+    }
+
+    #[test]
+    fn exhausted_qr_codes_end_linking_only_when_the_client_stopped() {
+        let stopped = Event::PairingQrCodesExhausted(
+            PairingQrCodesExhausted::builder()
+                .disconnected(true)
+                .build(),
+        );
+        assert_eq!(
+            map(&stopped, me, now()),
+            Mapped::Terminal(Terminal::QrCodesExhausted)
+        );
+        let waiting = Event::PairingQrCodesExhausted(
+            PairingQrCodesExhausted::builder()
+                .disconnected(false)
+                .build(),
+        );
+        assert!(matches!(
+            map(&waiting, me, now()),
+            Mapped::Report(EngineEvent::Warning { .. })
+        ));
+    }
+
+    #[test]
+    fn pair_success_names_the_linked_account() {
+        let paired = Event::PairSuccess(
+            PairSuccess::builder()
+                .id("15551234567:7@s.whatsapp.net".parse().unwrap())
+                .lid("100000012345678:7@lid".parse().unwrap())
+                .business_name("Shop".to_string())
+                .platform("android".to_string())
+                .build(),
+        );
+        let Mapped::Report(EngineEvent::Paired { user }) = map(&paired, me, now()) else {
+            panic!("paired")
+        };
+        assert_eq!(user.jid, "15551234567:7@s.whatsapp.net");
+        assert_eq!(user.lid, "100000012345678@lid");
+        assert_eq!(user.push_name, "Shop");
+        assert_eq!(user.phone_number, "+15551234567");
+    }
+
+    #[test]
+    fn connected_reports_the_client_identity() {
+        let connected = Event::Connected(Connected::builder().build());
+        assert_eq!(
+            map(&connected, me, now()),
+            Mapped::Report(EngineEvent::Connected {
+                user: Box::new(me().unwrap())
+            })
+        );
+        assert!(matches!(
+            map(&connected, || None, now()),
+            Mapped::Report(EngineEvent::Warning { .. })
+        ));
+    }
+
+    #[test]
+    fn disconnects_mean_reconnecting() {
+        let dropped = Event::Disconnected(
+            Disconnected::builder()
+                .reason(DisconnectReason::StreamEnded)
+                .build(),
+        );
+        let Mapped::Report(EngineEvent::Disconnected {
+            reason,
+            retry_in: None,
+        }) = map(&dropped, me, now())
+        else {
+            panic!("disconnected")
+        };
+        assert!(reason.contains("StreamEnded"), "{reason}");
+    }
+
+    #[test]
+    fn terminal_events_say_why() {
+        let logged_out = Event::LoggedOut(
+            LoggedOut::builder()
+                .on_connect(true)
+                .reason(ConnectFailureReason::LoggedOut)
+                .build(),
+        );
+        let Mapped::Terminal(Terminal::LoggedOut { reason }) = map(&logged_out, me, now()) else {
+            panic!("logout")
+        };
+        assert!(
+            reason.contains("401") && reason.contains("at login"),
+            "{reason}"
+        );
+
+        let replaced = Event::StreamReplaced(StreamReplaced::builder().build());
+        let Mapped::Terminal(Terminal::Stopped { reason }) = map(&replaced, me, now()) else {
+            panic!("replaced")
+        };
+        assert!(reason.contains("stream replaced"), "{reason}");
+
+        let ban = Event::TemporaryBan(
+            TemporaryBan::builder()
+                .code(TempBanReason::BlockedByUsers)
+                .expire(ChronoDuration::seconds(3600))
+                .build(),
+        );
+        let Mapped::Terminal(Terminal::Stopped { reason }) = map(&ban, me, now()) else {
+            panic!("ban")
+        };
+        assert!(
+            reason.contains("temporarily banned")
+                && reason.contains("3600 s")
+                && reason.contains("102"),
+            "{reason}"
+        );
+
+        let refused = Event::ConnectFailure(
+            ConnectFailure::builder()
+                .reason(ConnectFailureReason::Generic)
+                .message("bad".to_string())
+                .build(),
+        );
+        let Mapped::Terminal(Terminal::Stopped { reason }) = map(&refused, me, now()) else {
+            panic!("refused")
+        };
+        assert!(reason.contains("400") && reason.contains("bad"), "{reason}");
+
+        let outdated = Event::ClientOutdated(ClientOutdated::builder().build());
+        let Mapped::Terminal(Terminal::Stopped { reason }) = map(&outdated, me, now()) else {
+            panic!("outdated")
+        };
+        assert!(reason.contains("outdated"), "{reason}");
+    }
+
+    #[test]
+    fn server_errors_are_retried() {
+        let busy = Event::ConnectFailure(
+            ConnectFailure::builder()
+                .reason(ConnectFailureReason::ServiceUnavailable)
+                .build(),
+        );
+        assert!(matches!(
+            map(&busy, me, now()),
+            Mapped::Report(EngineEvent::ConnectFailed { .. })
+        ));
+    }
+
+    #[test]
+    fn pairing_problems_are_logged() {
+        let error = Event::PairingCodeError(
+            PairingCodeError::builder()
+                .error("rate".to_string())
+                .build(),
+        );
+        assert!(matches!(
+            map(&error, me, now()),
+            Mapped::Report(EngineEvent::Warning { .. })
+        ));
+        let error = Event::PairError(
+            PairError::builder()
+                .id(Jid::default())
+                .lid(Jid::default())
+                .business_name(String::new())
+                .platform(String::new())
+                .error("bad".to_string())
+                .build(),
+        );
+        assert!(matches!(
+            map(&error, me, now()),
+            Mapped::Report(EngineEvent::Warning { .. })
+        ));
+        let ack = Event::ServerAck(ServerAck::builder().id("3EB0".to_string()).build());
+        assert_eq!(map(&ack, me, now()), Mapped::Ignore);
+    }
+}

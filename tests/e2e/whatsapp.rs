@@ -1,0 +1,371 @@
+//! The whatsapp engine up to the network edge: no real WhatsApp is reachable
+//! here, so connections fail — visibly, with backoff, without spinning or
+//! leaking — and proxies see the attempt.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wagate::config::EngineKind;
+use wagate_proto::v1 as pb;
+use wagate_tests::{TestServer, admin, backends, eventually};
+
+use crate::{create_session, status_of};
+
+async fn whatsapp_server(backend: wagate_tests::Backend, allow_private: bool) -> TestServer {
+    TestServer::start_with(backend, |config| {
+        config.engine = EngineKind::Whatsapp;
+        config.connect_wait = Duration::from_millis(500);
+        config.allow_private_urls = allow_private;
+    })
+    .await
+}
+
+async fn connection_errors(server: &TestServer, name: &str) -> Vec<String> {
+    let request = pb::ListSessionLogsRequest {
+        parent: name.to_owned(),
+        page_size: 1000,
+        ..Default::default()
+    };
+    let logs = server
+        .sessions()
+        .list_session_logs(admin(request))
+        .await
+        .unwrap()
+        .into_inner();
+    logs.session_logs
+        .into_iter()
+        .filter(|l| l.r#type == pb::SessionLogType::ConnectionError as i32)
+        .map(|l| l.message)
+        .collect()
+}
+
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+/// A plain HTTP/1.1 GET on loopback; returns the whole response.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_connect_fails_visibly_retries_and_stays_idle() {
+    for backend in backends() {
+        let server = whatsapp_server(backend, false).await;
+        let mut sessions = server.sessions();
+        let session = create_session(&mut sessions, "+14155550120").await;
+        let connected = sessions
+            .connect_session(admin(pb::ConnectSessionRequest {
+                name: session.name.clone(),
+            }))
+            .await
+            .unwrap();
+        assert_eq!(
+            connected.into_inner().status,
+            pb::SessionStatus::Connecting as i32
+        );
+
+        // The failure reaches the log and the status, again and again (the library retries).
+        let errors = eventually(
+            "two failed attempts in the log",
+            Duration::from_secs(20),
+            || async {
+                let errors = connection_errors(&server, &session.name).await;
+                (errors.len() >= 2).then_some(errors)
+            },
+        )
+        .await;
+        assert!(
+            errors.iter().all(|e| e.contains("web.whatsapp.com")),
+            "{errors:?}"
+        );
+        assert_eq!(
+            status_of(&mut sessions, &session.name).await,
+            pb::SessionStatus::Connecting
+        );
+        let got = sessions
+            .get_session(admin(pb::GetSessionRequest {
+                name: session.name.clone(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            got.status_reason.contains("web.whatsapp.com"),
+            "{}",
+            got.status_reason
+        );
+        let resources = got.resources.expect("figures of the live client");
+        assert_eq!(resources.bytes_received, 0);
+        let metrics = http_get(server.metrics_addr.expect("metrics enabled"), "/metrics").await;
+        assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+        assert!(
+            metrics.contains("wagate_sessions{status=\"connecting\"} 1"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(&format!(
+                "wagate_session_bytes_sent_total{{session=\"{}\"}} ",
+                got.id
+            )),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(&format!(
+                "wagate_session_memory_bytes{{session=\"{}\"}} ",
+                got.id
+            )),
+            "{metrics}"
+        );
+
+        // Between retries nothing spins.
+        let before = cpu_time();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let used = cpu_time() - before;
+        assert!(
+            used < Duration::from_millis(600),
+            "CPU used while waiting to retry: {used:?}"
+        );
+
+        // No device was ever linked: logout has nothing to unlink; disconnect stops the client.
+        let disconnected = sessions
+            .disconnect_session(admin(pb::DisconnectSessionRequest {
+                name: session.name.clone(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(disconnected.status, pb::SessionStatus::Disconnected as i32);
+        let got = sessions
+            .get_session(admin(pb::GetSessionRequest {
+                name: session.name.clone(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(got.resources.is_none());
+        let err = sessions
+            .logout_session(admin(pb::LogoutSessionRequest {
+                name: session.name.clone(),
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn building_and_deleting_clients_in_a_loop_leaks_nothing() {
+    let server = whatsapp_server(backends()[0], false).await;
+    let sessions = server.sessions();
+    let cycle = |i: usize| {
+        let mut sessions = sessions.clone();
+        async move {
+            let session = create_session(&mut sessions, &format!("+1415555{:04}", 3000 + i)).await;
+            sessions
+                .connect_session(admin(pb::ConnectSessionRequest {
+                    name: session.name.clone(),
+                }))
+                .await
+                .unwrap();
+            sessions
+                .disconnect_session(admin(pb::DisconnectSessionRequest {
+                    name: session.name.clone(),
+                }))
+                .await
+                .unwrap();
+            sessions
+                .connect_session(admin(pb::ConnectSessionRequest {
+                    name: session.name.clone(),
+                }))
+                .await
+                .unwrap();
+            sessions
+                .delete_session(admin(pb::DeleteSessionRequest {
+                    name: session.name.clone(),
+                }))
+                .await
+                .unwrap();
+        }
+    };
+    // Warm up lazily created pools (database connections, the library's shared threads).
+    for i in 0..3 {
+        cycle(i).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let tasks_before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let fds_before = open_fds();
+    for i in 3..23 {
+        cycle(i).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let tasks_after = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let fds_after = open_fds();
+    assert!(
+        tasks_after <= tasks_before + 2,
+        "tasks grew from {tasks_before} to {tasks_after} over 20 cycles"
+    );
+    assert!(
+        fds_after <= fds_before + 2,
+        "file descriptors grew from {fds_before} to {fds_after} over 20 cycles"
+    );
+    let files = std::fs::read_dir(server.data_dir.path().join("whatsapp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(files, 0, "deleted sessions leave no credential files");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_clients_build_and_shut_down_offline() {
+    let server = whatsapp_server(backends()[0], false).await;
+    let mut sessions = server.sessions();
+    let mut names = Vec::new();
+    for i in 0..40 {
+        names.push(
+            create_session(&mut sessions, &format!("+1415556{:04}", i))
+                .await
+                .name,
+        );
+    }
+    let connects = names.iter().map(|name| {
+        let mut sessions = sessions.clone();
+        let name = name.clone();
+        async move {
+            sessions
+                .connect_session(admin(pb::ConnectSessionRequest { name }))
+                .await
+                .map(|r| r.into_inner().status)
+        }
+    });
+    for status in futures::future::join_all(connects).await {
+        assert_eq!(status.unwrap(), pb::SessionStatus::Connecting as i32);
+    }
+    let started = std::time::Instant::now();
+    server.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "40 clients stopped in {:?}",
+        started.elapsed()
+    );
+}
+
+/// A SOCKS5 proxy on loopback that records what it is asked to reach and refuses.
+async fn refusing_socks5() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (seen_tx, seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        for _ in 0..100 {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let seen_tx = seen_tx.clone();
+            tokio::spawn(async move {
+                let mut head = [0u8; 2];
+                socket.read_exact(&mut head).await?;
+                let mut methods = vec![0u8; head[1] as usize];
+                socket.read_exact(&mut methods).await?;
+                socket.write_all(&[5, 0]).await?;
+                let mut request = [0u8; 4];
+                socket.read_exact(&mut request).await?;
+                let target = match request[3] {
+                    3 => {
+                        let mut len = [0u8; 1];
+                        socket.read_exact(&mut len).await?;
+                        let mut name = vec![0u8; len[0] as usize];
+                        socket.read_exact(&mut name).await?;
+                        String::from_utf8_lossy(&name).into_owned()
+                    }
+                    1 => {
+                        let mut ip = [0u8; 4];
+                        socket.read_exact(&mut ip).await?;
+                        std::net::Ipv4Addr::from(ip).to_string()
+                    }
+                    _ => "?".to_owned(),
+                };
+                let mut port = [0u8; 2];
+                socket.read_exact(&mut port).await?;
+                let _ = seen_tx.send(format!("{target}:{}", u16::from_be_bytes(port)));
+                // 0x02: connection not allowed by ruleset.
+                socket.write_all(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
+                Ok::<_, std::io::Error>(())
+            });
+        }
+    });
+    (port, seen_rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_proxy_carries_the_websocket_attempt() {
+    let server = whatsapp_server(backends()[0], true).await;
+    let (port, mut seen) = refusing_socks5().await;
+    let mut sessions = server.sessions();
+    let session = sessions
+        .create_session(admin(pb::CreateSessionRequest {
+            session: Some(pb::Session {
+                display_name: "Proxied".into(),
+                phone_number: "+14155550121".into(),
+                proxy_url: format!("socks5://127.0.0.1:{port}"),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    sessions
+        .connect_session(admin(pb::ConnectSessionRequest {
+            name: session.name.clone(),
+        }))
+        .await
+        .unwrap();
+    let mut targets = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !targets.iter().any(|t: &String| t == "web.whatsapp.com:443") {
+        let next = tokio::time::timeout_at(deadline, seen.recv())
+            .await
+            .expect("the proxy saw the attempt in time");
+        targets.push(next.expect("proxy running"));
+    }
+    let errors = eventually(
+        "the refusal in the log",
+        Duration::from_secs(20),
+        || async {
+            let errors = connection_errors(&server, &session.name).await;
+            (!errors.is_empty()).then_some(errors)
+        },
+    )
+    .await;
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(&format!("127.0.0.1:{port}"))),
+        "the log names the proxy: {errors:?}"
+    );
+    server.stop().await;
+}

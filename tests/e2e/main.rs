@@ -2,6 +2,7 @@
 //! `WAGATE_TEST_DATABASE_URL`) PostgreSQL. One binary, one module per area.
 
 mod auth;
+mod engine_events;
 mod health;
 mod lifecycle;
 mod linking;

@@ -1,0 +1,167 @@
+//! What each engine event does to a session's status and log, with a scripted
+//! engine standing in for whatsapp-rust (whose own events are mapped to these
+//! in `engine::whatsapp::events`, tested there with constructed library events).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+use wagate::engine::{Connection, Engine, EngineEvent, OpenOptions, PairCode};
+use wagate::error::Result;
+use wagate::session::SessionManager;
+use wagate::session::manager::ManagerOptions;
+use wagate::session::model::{LinkedUser, LogType, Settings, Status};
+use wagate::store::Store;
+use wagate_tests::{TempDir, TestDb, backends, eventually};
+
+/// Plays a fixed list of events on every open.
+struct ScriptedEngine {
+    script: Mutex<Vec<EngineEvent>>,
+}
+
+struct Idle;
+
+#[async_trait::async_trait]
+impl Connection for Idle {
+    async fn request_pair_code(&self, _phone: &str) -> Result<PairCode> {
+        Ok(PairCode { code: "ABCD-EFGH".into(), expire_time: SystemTime::now() })
+    }
+    async fn close(&self) {}
+}
+
+#[async_trait::async_trait]
+impl Engine for ScriptedEngine {
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+    async fn open(&self, _: i64, _: OpenOptions, events: mpsc::Sender<EngineEvent>) -> Result<Box<dyn Connection>> {
+        let script = self.script.lock().unwrap().clone();
+        tokio::spawn(async move {
+            for event in script {
+                let _ = events.send(event).await;
+            }
+        });
+        Ok(Box::new(Idle))
+    }
+    async fn has_credentials(&self, _: i64) -> Result<bool> {
+        Ok(false)
+    }
+    async fn logout(&self, _: i64) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn user() -> Box<LinkedUser> {
+    Box::new(LinkedUser {
+        jid: "15551234567:7@s.whatsapp.net".into(),
+        lid: "100000012345678@lid".into(),
+        push_name: "Shop".into(),
+        phone_number: "+15551234567".into(),
+    })
+}
+
+async fn play(store: &Store, script: Vec<EngineEvent>, want: Status, reason: &str) -> (wagate::session::model::Session, Vec<(LogType, Status, String)>) {
+    let engine = Arc::new(ScriptedEngine { script: Mutex::new(script) });
+    let options = ManagerOptions {
+        allow_private_urls: false,
+        connect_wait: Duration::from_millis(10),
+        reconnect_stagger: Duration::ZERO,
+    };
+    let manager = SessionManager::new(store.clone(), engine, options);
+    let settings = Settings { display_name: "Scripted".into(), phone_number: "+15551234567".into(), ..Default::default() };
+    let (session, _) = manager.create(settings).await.unwrap();
+    manager.connect(session.id).await.unwrap();
+    let session = eventually(&format!("status {want:?}"), Duration::from_secs(10), || {
+        let manager = manager.clone();
+        async move { manager.get(session.id).await.ok().filter(|s| s.status == want && s.status_reason.contains(reason)) }
+    })
+    .await;
+    // Let the applier finish writing what follows the status change.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let logs = manager.logs(session.id, None, 100).await.unwrap();
+    manager.shutdown().await;
+    (session, logs.items.into_iter().rev().map(|l| (l.kind, l.status, l.message)).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_events_become_statuses_and_log_entries() {
+    for backend in backends() {
+        let dir = TempDir::new("engine-events");
+        let db = TestDb::create(backend, dir.path()).await;
+        let store = Store::connect(&db.url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+
+        // Linking: QR → paired → connected, with a warning in between.
+        let (session, logs) = play(
+            &store,
+            vec![
+                EngineEvent::QrCode { code: "2@x".into(), expire_time: SystemTime::now() + Duration::from_secs(60) },
+                EngineEvent::Warning { message: "pair code failed: rate".into() },
+                EngineEvent::Paired { user: user() },
+                EngineEvent::Connected { user: user() },
+            ],
+            Status::Connected,
+            "connected",
+        )
+        .await;
+        assert_eq!(session.user.as_ref().map(|u| u.jid.as_str()), Some("15551234567:7@s.whatsapp.net"));
+        let kinds: Vec<LogType> = logs.iter().map(|l| l.0).collect();
+        for kind in [LogType::QrIssued, LogType::ConnectionError, LogType::DeviceLinked] {
+            assert!(kinds.contains(&kind), "{kind:?} in {logs:?}");
+        }
+        assert!(logs.iter().any(|l| l.0 == LogType::ConnectionError && l.1 == Status::NeedScan && l.2.contains("rate")));
+
+        // A drop reconnects; a failed attempt is logged as a connection error.
+        let (session, logs) = play(
+            &store,
+            vec![
+                EngineEvent::Connected { user: user() },
+                EngineEvent::Disconnected { reason: "connection to WhatsApp lost".into(), retry_in: None },
+                EngineEvent::ConnectFailed { reason: "DNS lookup failed".into(), retry_in: Some(Duration::from_secs(2)) },
+            ],
+            Status::Connecting,
+            "DNS",
+        )
+        .await;
+        assert!(session.status_reason.contains("DNS lookup failed; retrying in 2000 ms"), "{}", session.status_reason);
+        assert!(logs.iter().any(|l| l.0 == LogType::StatusChange && l.2.contains("lost; reconnecting with backoff")));
+        assert!(logs.iter().any(|l| l.0 == LogType::ConnectionError && l.2.contains("DNS")));
+
+        // Terminal: WhatsApp ends the session (ban, replaced, refused): disconnected, not resumed.
+        let (session, _) = play(
+            &store,
+            vec![EngineEvent::Connected { user: user() }, EngineEvent::Stopped { reason: "temporarily banned by WhatsApp".into() }],
+            Status::Disconnected,
+            "banned",
+        )
+        .await;
+        assert!(session.status_reason.contains("banned"));
+        assert!(!session.auto_connect, "not reconnected on restart");
+
+        // Terminal: logged out — user cleared.
+        let (session, _) = play(
+            &store,
+            vec![EngineEvent::Connected { user: user() }, EngineEvent::LoggedOut { reason: "WhatsApp unlinked this device".into() }],
+            Status::LoggedOut,
+            "unlinked",
+        )
+        .await;
+        assert!(session.user.is_none() && !session.auto_connect);
+        assert!(session.status_reason.contains("unlinked"));
+
+        // Terminal: nobody scanned.
+        let (session, _) = play(
+            &store,
+            vec![
+                EngineEvent::QrCode { code: "2@y".into(), expire_time: SystemTime::now() },
+                EngineEvent::QrCodesExhausted,
+            ],
+            Status::Expired,
+            "",
+        )
+        .await;
+        assert!(session.qr.is_none());
+        store.close().await;
+        db.drop_database().await;
+    }
+}

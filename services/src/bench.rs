@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use std::fmt::Write as _;
+
 use anyhow::{Context as _, bail};
 use tokio::process::{Child, Command};
 use tonic::transport::{Channel, Endpoint};
@@ -44,6 +46,10 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn spawn_server(dir: &Path) -> anyhow::Result<(Spawned, Instant)> {
+    spawn_server_with(dir, &[("WAGATE_ENGINE", "sim")])
+}
+
+fn spawn_server_with(dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<(Spawned, Instant)> {
     std::fs::create_dir_all(dir)?;
     let addr = format!("127.0.0.1:{}", free_port()?);
     let exe = std::env::current_exe()?;
@@ -53,7 +59,7 @@ fn spawn_server(dir: &Path) -> anyhow::Result<(Spawned, Instant)> {
         .env("WAGATE_GRPC_ADDR", &addr)
         .env("WAGATE_DATA_DIR", dir)
         .env("WAGATE_ADMIN_TOKEN", TOKEN)
-        .env("WAGATE_ENGINE", "sim")
+        .envs(env.iter().copied())
         .env("WAGATE_METRICS_ADDR", "off")
         .env("WAGATE_LOG", "warn")
         .env("WAGATE_CONNECT_WAIT", "10s")
@@ -285,6 +291,117 @@ pub async fn foundation(options: FoundationOptions) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+pub struct WhatsappOptions {
+    pub sessions: usize,
+    /// A PostgreSQL server where the bench may create (and drop) a database.
+    pub postgres_url: Option<String>,
+    pub output: PathBuf,
+}
+
+/// RSS per idle whatsapp-engine session (Bot built and running, WhatsApp
+/// unreachable so it waits between retries), with each credential store.
+pub async fn whatsapp_sessions(options: WhatsappOptions) -> anyhow::Result<()> {
+    let base = std::env::temp_dir().join(format!("wagate-bench-wa-{}", std::process::id()));
+    let mut rows = Vec::new();
+    let sqlite = measure_whatsapp(&base.join("sqlite"), options.sessions, None).await?;
+    rows.push(("SQLite (one file per session)", sqlite));
+    if let Some(admin_url) = &options.postgres_url {
+        use sqlx::Connection as _;
+        let name = format!("wagate_bench_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(admin_url)
+            .await
+            .context("connect to --postgres-url")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await?;
+        let (base_url, _) = admin_url
+            .rsplit_once('/')
+            .context("--postgres-url needs a database path")?;
+        let url = format!("{base_url}/{name}");
+        let result = measure_whatsapp(&base.join("postgres"), options.sessions, Some(&url)).await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await;
+        rows.push(("PostgreSQL (shared tables)", result?));
+    }
+    let _ = std::fs::remove_dir_all(&base);
+    let mut table = String::from(
+        "| credential store | RSS before | RSS with sessions | per session | vs ~440 KiB (library's idle SQLite figure) |\n|---|---|---|---|---|\n",
+    );
+    for (store, (before, after)) in &rows {
+        let per = (after.saturating_sub(*before)) as f64 / options.sessions as f64;
+        let _ = writeln!(
+            table,
+            "| {store} | {:.1} MiB | {:.1} MiB | {per:.0} KiB | {:.2}x (target <= 1.5x) |",
+            *before as f64 / 1024.0,
+            *after as f64 / 1024.0,
+            per / 440.0
+        );
+    }
+    let section = format!(
+        "## whatsapp engine: memory per idle session (`wagate bench whatsapp-sessions`)\n\n\
+         Measured on {date}, {profile} build: {n} sessions connected with the whatsapp engine while WhatsApp is \
+         unreachable (each whatsapp-rust Bot built, spawned and waiting between retries), RSS of the whole \
+         `wagate serve` process before connecting and after the clients settle.\n\n{table}",
+        date = today(),
+        profile = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        n = options.sessions,
+    );
+    println!("\n{section}");
+    write_section(&options.output, "whatsapp-sessions", &section)
+}
+
+/// Returns RSS in KiB before and after `sessions` idle whatsapp sessions.
+async fn measure_whatsapp(
+    dir: &Path,
+    sessions: usize,
+    database_url: Option<&str>,
+) -> anyhow::Result<(u64, u64)> {
+    let mut env = vec![
+        ("WAGATE_ENGINE", "whatsapp"),
+        ("WAGATE_CONNECT_WAIT", "1ms"),
+        ("WAGATE_RECONNECT_STAGGER", "0ms"),
+    ];
+    if let Some(url) = database_url {
+        env.push(("WAGATE_DATABASE_URL", url));
+    }
+    let (server, started) = spawn_server_with(dir, &env)?;
+    let (_, channel) = time_to_serving(&server, started).await?;
+    let pid = server.child.id().context("pid")?;
+    let mut client = SessionServiceClient::new(channel);
+    let mut names = Vec::new();
+    for i in 0..sessions {
+        let session = client
+            .create_session(authed(pb::CreateSessionRequest {
+                session: Some(pb::Session {
+                    display_name: format!("bench {i}"),
+                    phone_number: format!("+1555{i:07}"),
+                    ..Default::default()
+                }),
+            }))
+            .await?
+            .into_inner();
+        names.push(session.name);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = rss_kib(pid)?;
+    for name in &names {
+        client
+            .connect_session(authed(pb::ConnectSessionRequest { name: name.clone() }))
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let after = rss_kib(pid)?;
+    println!("{} sessions: RSS {before} KiB -> {after} KiB", sessions);
+    Ok((before, after))
 }
 
 /// Replaces (or appends) the section between `<!-- bench:NAME -->` markers.

@@ -56,6 +56,16 @@ enum BenchCommand {
         #[arg(long, default_value = "BENCHMARKS.md")]
         output: PathBuf,
     },
+    /// RSS per idle whatsapp-engine session with the SQLite and PostgreSQL credential stores.
+    WhatsappSessions {
+        #[arg(long, default_value_t = 200)]
+        sessions: usize,
+        /// PostgreSQL server URL (with a database path) where a scratch database may be created.
+        #[arg(long, value_name = "URL")]
+        postgres_url: Option<String>,
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        output: PathBuf,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -113,6 +123,21 @@ pub fn main() -> ExitCode {
                     output,
                 })
                 .await
+            }
+            Command::Bench {
+                which:
+                    BenchCommand::WhatsappSessions {
+                        sessions,
+                        postgres_url,
+                        output,
+                    },
+            } => {
+                let options = crate::bench::WhatsappOptions {
+                    sessions,
+                    postgres_url,
+                    output,
+                };
+                crate::bench::whatsapp_sessions(options).await
             }
         }
     });

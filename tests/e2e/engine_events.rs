@@ -24,7 +24,10 @@ struct Idle;
 #[async_trait::async_trait]
 impl Connection for Idle {
     async fn request_pair_code(&self, _phone: &str) -> Result<PairCode> {
-        Ok(PairCode { code: "ABCD-EFGH".into(), expire_time: SystemTime::now() })
+        Ok(PairCode {
+            code: "ABCD-EFGH".into(),
+            expire_time: SystemTime::now(),
+        })
     }
     async fn close(&self) {}
 }
@@ -34,7 +37,12 @@ impl Engine for ScriptedEngine {
     fn name(&self) -> &'static str {
         "scripted"
     }
-    async fn open(&self, _: i64, _: OpenOptions, events: mpsc::Sender<EngineEvent>) -> Result<Box<dyn Connection>> {
+    async fn open(
+        &self,
+        _: i64,
+        _: OpenOptions,
+        events: mpsc::Sender<EngineEvent>,
+    ) -> Result<Box<dyn Connection>> {
         let script = self.script.lock().unwrap().clone();
         tokio::spawn(async move {
             for event in script {
@@ -60,27 +68,54 @@ fn user() -> Box<LinkedUser> {
     })
 }
 
-async fn play(store: &Store, script: Vec<EngineEvent>, want: Status, reason: &str) -> (wagate::session::model::Session, Vec<(LogType, Status, String)>) {
-    let engine = Arc::new(ScriptedEngine { script: Mutex::new(script) });
+async fn play(
+    store: &Store,
+    script: Vec<EngineEvent>,
+    want: Status,
+    reason: &str,
+) -> (
+    wagate::session::model::Session,
+    Vec<(LogType, Status, String)>,
+) {
+    let engine = Arc::new(ScriptedEngine {
+        script: Mutex::new(script),
+    });
     let options = ManagerOptions {
         allow_private_urls: false,
         connect_wait: Duration::from_millis(10),
         reconnect_stagger: Duration::ZERO,
     };
     let manager = SessionManager::new(store.clone(), engine, options);
-    let settings = Settings { display_name: "Scripted".into(), phone_number: "+15551234567".into(), ..Default::default() };
+    let settings = Settings {
+        display_name: "Scripted".into(),
+        phone_number: "+15551234567".into(),
+        ..Default::default()
+    };
     let (session, _) = manager.create(settings).await.unwrap();
     manager.connect(session.id).await.unwrap();
     let session = eventually(&format!("status {want:?}"), Duration::from_secs(10), || {
         let manager = manager.clone();
-        async move { manager.get(session.id).await.ok().filter(|s| s.status == want && s.status_reason.contains(reason)) }
+        async move {
+            manager
+                .get(session.id)
+                .await
+                .ok()
+                .filter(|s| s.status == want && s.status_reason.contains(reason))
+        }
     })
     .await;
     // Let the applier finish writing what follows the status change.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let logs = manager.logs(session.id, None, 100).await.unwrap();
     manager.shutdown().await;
-    (session, logs.items.into_iter().rev().map(|l| (l.kind, l.status, l.message)).collect())
+    (
+        session,
+        logs.items
+            .into_iter()
+            .rev()
+            .map(|l| (l.kind, l.status, l.message))
+            .collect(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,8 +130,13 @@ async fn engine_events_become_statuses_and_log_entries() {
         let (session, logs) = play(
             &store,
             vec![
-                EngineEvent::QrCode { code: "2@x".into(), expire_time: SystemTime::now() + Duration::from_secs(60) },
-                EngineEvent::Warning { message: "pair code failed: rate".into() },
+                EngineEvent::QrCode {
+                    code: "2@x".into(),
+                    expire_time: SystemTime::now() + Duration::from_secs(60),
+                },
+                EngineEvent::Warning {
+                    message: "pair code failed: rate".into(),
+                },
                 EngineEvent::Paired { user: user() },
                 EngineEvent::Connected { user: user() },
             ],
@@ -104,33 +144,64 @@ async fn engine_events_become_statuses_and_log_entries() {
             "connected",
         )
         .await;
-        assert_eq!(session.user.as_ref().map(|u| u.jid.as_str()), Some("15551234567:7@s.whatsapp.net"));
+        assert_eq!(
+            session.user.as_ref().map(|u| u.jid.as_str()),
+            Some("15551234567:7@s.whatsapp.net")
+        );
         let kinds: Vec<LogType> = logs.iter().map(|l| l.0).collect();
-        for kind in [LogType::QrIssued, LogType::ConnectionError, LogType::DeviceLinked] {
+        for kind in [
+            LogType::QrIssued,
+            LogType::ConnectionError,
+            LogType::DeviceLinked,
+        ] {
             assert!(kinds.contains(&kind), "{kind:?} in {logs:?}");
         }
-        assert!(logs.iter().any(|l| l.0 == LogType::ConnectionError && l.1 == Status::NeedScan && l.2.contains("rate")));
+        assert!(logs.iter().any(|l| l.0 == LogType::ConnectionError
+            && l.1 == Status::NeedScan
+            && l.2.contains("rate")));
 
         // A drop reconnects; a failed attempt is logged as a connection error.
         let (session, logs) = play(
             &store,
             vec![
                 EngineEvent::Connected { user: user() },
-                EngineEvent::Disconnected { reason: "connection to WhatsApp lost".into(), retry_in: None },
-                EngineEvent::ConnectFailed { reason: "DNS lookup failed".into(), retry_in: Some(Duration::from_secs(2)) },
+                EngineEvent::Disconnected {
+                    reason: "connection to WhatsApp lost".into(),
+                    retry_in: None,
+                },
+                EngineEvent::ConnectFailed {
+                    reason: "DNS lookup failed".into(),
+                    retry_in: Some(Duration::from_secs(2)),
+                },
             ],
             Status::Connecting,
             "DNS",
         )
         .await;
-        assert!(session.status_reason.contains("DNS lookup failed; retrying in 2000 ms"), "{}", session.status_reason);
-        assert!(logs.iter().any(|l| l.0 == LogType::StatusChange && l.2.contains("lost; reconnecting with backoff")));
-        assert!(logs.iter().any(|l| l.0 == LogType::ConnectionError && l.2.contains("DNS")));
+        assert!(
+            session
+                .status_reason
+                .contains("DNS lookup failed; retrying in 2000 ms"),
+            "{}",
+            session.status_reason
+        );
+        assert!(logs.iter().any(
+            |l| l.0 == LogType::StatusChange && l.2.contains("lost; reconnecting with backoff")
+        ));
+        assert!(
+            logs.iter()
+                .any(|l| l.0 == LogType::ConnectionError && l.2.contains("DNS"))
+        );
 
         // Terminal: WhatsApp ends the session (ban, replaced, refused): disconnected, not resumed.
         let (session, _) = play(
             &store,
-            vec![EngineEvent::Connected { user: user() }, EngineEvent::Stopped { reason: "temporarily banned by WhatsApp".into() }],
+            vec![
+                EngineEvent::Connected { user: user() },
+                EngineEvent::Stopped {
+                    reason: "temporarily banned by WhatsApp".into(),
+                },
+            ],
             Status::Disconnected,
             "banned",
         )
@@ -141,7 +212,12 @@ async fn engine_events_become_statuses_and_log_entries() {
         // Terminal: logged out — user cleared.
         let (session, _) = play(
             &store,
-            vec![EngineEvent::Connected { user: user() }, EngineEvent::LoggedOut { reason: "WhatsApp unlinked this device".into() }],
+            vec![
+                EngineEvent::Connected { user: user() },
+                EngineEvent::LoggedOut {
+                    reason: "WhatsApp unlinked this device".into(),
+                },
+            ],
             Status::LoggedOut,
             "unlinked",
         )
@@ -153,7 +229,10 @@ async fn engine_events_become_statuses_and_log_entries() {
         let (session, _) = play(
             &store,
             vec![
-                EngineEvent::QrCode { code: "2@y".into(), expire_time: SystemTime::now() },
+                EngineEvent::QrCode {
+                    code: "2@y".into(),
+                    expire_time: SystemTime::now(),
+                },
                 EngineEvent::QrCodesExhausted,
             ],
             Status::Expired,

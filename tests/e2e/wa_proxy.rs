@@ -656,6 +656,39 @@ async fn unreachable_proxy_is_named() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn silent_proxy_times_out_with_a_message() {
+    // Accepts, reads the greeting, never answers.
+    let addr = serve(|mut stream: TcpStream| async move {
+        let mut buf = [0u8; 64];
+        let _ = stream.read(&mut buf).await?;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        Ok(())
+    })
+    .await;
+    let proxy = ProxyConfig::parse(&format!("socks5://{addr}")).unwrap();
+    let (on_error, errors) = error_recorder();
+    let factory = WaTransportFactory::new(Some(proxy))
+        .with_timeouts(
+            Duration::from_secs(2),
+            Duration::from_millis(300),
+            Duration::from_secs(3),
+        )
+        .on_error(on_error);
+
+    let started = Instant::now();
+    expect_failure(&factory).await;
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    assert_eq!(
+        snapshot(&errors),
+        vec![format!(
+            "cannot reach web.whatsapp.com:443 through socks5 proxy {addr}: the proxy did not complete the handshake within 300 ms"
+        )]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Tunnels that work: SOCKS5 and HTTP CONNECT to a loopback WebSocket server
 // ---------------------------------------------------------------------------

@@ -37,10 +37,10 @@ async fn migrations_apply_on_every_backend() {
         let dir = TempDir::new("wa-store-migrate");
         let db = TestDb::create(backend, dir.path()).await;
         let store = Store::connect(&db.url, 2).await.expect("connect");
-        assert_eq!(
-            store.migrate().await.expect("migrate"),
-            vec![1, 2],
-            "{backend:?}"
+        let applied = store.migrate().await.expect("migrate");
+        assert!(
+            applied.starts_with(&[1, 2]),
+            "{backend:?}: applied {applied:?}"
         );
         assert!(
             store.migrate().await.unwrap().is_empty(),
@@ -199,5 +199,115 @@ async fn postgres_wipe_and_session_delete_remove_every_row() {
             .await
             .unwrap()
     );
+    fx.close().await;
+}
+
+/// The blob columns use the SQLite store's encodings: blobs written by the
+/// library's SqliteStore, copied into our tables, read back the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_reads_blobs_written_by_the_sqlite_store() {
+    use sqlx::Connection;
+    use wagate::engine::whatsapp::conformance::HashState;
+
+    let Some(fx) = PgFixture::new(1).await else {
+        return;
+    };
+    let dir = TempDir::new("wa-store-blobs");
+    let path = dir.path().join("x.db");
+    let sqlite: Arc<dyn Backend> =
+        Arc::new(SqliteStore::new(path.to_str().unwrap()).await.unwrap());
+    conformance::populate(&*sqlite).await;
+    let mut state = HashState {
+        version: 42,
+        mac_mismatch_fatal: true,
+        ..Default::default()
+    };
+    state.hash[3] = 7;
+    state.index_value_map.insert("idx".into(), vec![1, 2, 3]);
+    sqlite
+        .set_version("regular_high", state.clone())
+        .await
+        .unwrap();
+    let written = sqlite.load().await.unwrap().unwrap();
+
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let version: Vec<u8> =
+        sqlx::query_scalar("SELECT state_data FROM app_state_versions WHERE name = 'regular_high'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let (key_id, key_data): (Vec<u8>, Vec<u8>) =
+        sqlx::query_as("SELECT key_id, key_data FROM app_state_keys")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let chain: Vec<u8> = sqlx::query_scalar("SELECT server_cert_chain FROM device")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let pg = fx.backend(0);
+    conformance::populate(&*pg).await;
+    let session = fx.sessions[0];
+    for (sql, blob) in [
+        (
+            "UPDATE wa_app_state_versions SET state_data = $2 WHERE session_id = $1",
+            &version,
+        ),
+        (
+            "UPDATE wa_device SET server_cert_chain = $2 WHERE session_id = $1",
+            &chain,
+        ),
+    ] {
+        sqlx::query(sql)
+            .bind(session)
+            .bind(blob)
+            .execute(&fx.pool)
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE wa_app_state_keys SET key_id = $2, key_data = $3 WHERE session_id = $1")
+        .bind(session)
+        .bind(&key_id)
+        .bind(&key_data)
+        .execute(&fx.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE wa_app_state_versions SET name = 'regular_high' WHERE session_id = $1")
+        .bind(session)
+        .execute(&fx.pool)
+        .await
+        .unwrap();
+
+    let got = pg.get_version("regular_high").await.unwrap();
+    assert_eq!(
+        (
+            got.version,
+            got.hash,
+            got.index_value_map,
+            got.mac_mismatch_fatal
+        ),
+        (42, state.hash, state.index_value_map, true),
+        "hash state written by SqliteStore"
+    );
+    let key = pg
+        .get_sync_key(&key_id)
+        .await
+        .unwrap()
+        .expect("sync key written by SqliteStore");
+    let want = sqlite.get_sync_key(&key_id).await.unwrap().unwrap();
+    assert_eq!(
+        (key.key_data, key.fingerprint, key.timestamp),
+        (want.key_data, want.fingerprint, want.timestamp)
+    );
+    assert_eq!(
+        pg.load().await.unwrap().unwrap().server_cert_chain,
+        written.server_cert_chain,
+        "server cert chain written by SqliteStore"
+    );
+    assert!(written.server_cert_chain.is_some());
     fx.close().await;
 }

@@ -23,6 +23,14 @@ const STATUSES: [Status; 6] = [
     Status::Expired,
 ];
 
+/// A per-session series: name, type, help, and how to read it.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&crate::engine::Resources) -> u64,
+);
+
 /// Renders every metric.
 pub async fn render(manager: &SessionManager) -> Result<String, crate::error::Error> {
     let counts = manager.store().count_sessions_by_status().await?;
@@ -51,7 +59,7 @@ pub async fn render(manager: &SessionManager) -> Result<String, crate::error::Er
             figures.push((id, resources));
         }
     }
-    let series: [(&str, &str, &str, fn(&crate::engine::Resources) -> u64); 6] = [
+    let series: [Series; 6] = [
         (
             "wagate_session_bytes_sent_total",
             "counter",

@@ -24,6 +24,8 @@ pub use isolation::populate;
 pub use whatsapp_rust::store::SqliteStore;
 /// The store trait object every backend is used through.
 pub use whatsapp_rust::store::traits::Backend;
+/// App-state hash state, for tests that write one directly.
+pub use whatsapp_rust::wacore::appstate::hash::HashState;
 
 /// Runs every contract check against a fresh, empty store.
 pub async fn run(backend: Arc<dyn Backend>) {

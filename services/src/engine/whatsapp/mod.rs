@@ -299,13 +299,13 @@ impl Supervisor {
 
         // Stop the client: flush and close the socket, then let the run loop end.
         self.client.disconnect().await;
-        if let Some(handle) = handle {
-            if tokio::time::timeout(STOP_GRACE, handle).await.is_err() {
-                tracing::warn!(
-                    session = self.session,
-                    "WhatsApp client did not stop in time"
-                );
-            }
+        if let Some(handle) = handle
+            && tokio::time::timeout(STOP_GRACE, handle).await.is_err()
+        {
+            tracing::warn!(
+                session = self.session,
+                "WhatsApp client did not stop in time"
+            );
         }
         self.clients
             .lock()
@@ -321,10 +321,10 @@ impl Supervisor {
         // The store must be released before a logout wipes it.
         drop(client);
         if let Some(terminal) = terminal {
-            if matches!(terminal, Terminal::LoggedOut { .. }) {
-                if let Err(err) = store.wipe(session).await {
-                    tracing::error!(session, error = %err, "could not wipe the credentials after a logout");
-                }
+            if matches!(terminal, Terminal::LoggedOut { .. })
+                && let Err(err) = store.wipe(session).await
+            {
+                tracing::error!(session, error = %err, "could not wipe the credentials after a logout");
             }
             let _ = events.send(terminal.into_event()).await;
         }

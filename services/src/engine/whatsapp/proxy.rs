@@ -75,7 +75,8 @@ const HTTP_BUFFER_BYTES: usize = 16 * 1024;
 pub enum ProxyScheme {
     /// `http://`: HTTP CONNECT over plain TCP.
     Http,
-    /// `https://`: HTTP CONNECT inside TLS to the proxy.
+    /// `https://`: HTTP CONNECT inside TLS to the proxy. The proxy's
+    /// certificate must be valid for its host name under the webpki roots.
     Https,
     /// `socks5://` (also `socks5h://`, `socks://`): SOCKS5, RFC 1928/1929.
     Socks5,

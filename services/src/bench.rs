@@ -59,10 +59,11 @@ fn spawn_server_with(dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<(Spawne
         .env("WAGATE_GRPC_ADDR", &addr)
         .env("WAGATE_DATA_DIR", dir)
         .env("WAGATE_ADMIN_TOKEN", TOKEN)
-        .envs(env.iter().copied())
         .env("WAGATE_METRICS_ADDR", "off")
         .env("WAGATE_LOG", "warn")
         .env("WAGATE_CONNECT_WAIT", "10s")
+        // Callers' settings last, so they win.
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -197,6 +197,10 @@ async fn bring_up(config: &Config, services: &Services) -> anyhow::Result<(Store
             Arc::new(SimEngine::new(network, store.clone()))
         }
         EngineKind::Whatsapp => {
+            if let Some(url) = &config.whatsapp_websocket_url {
+                crate::engine::whatsapp::proxy::check_websocket_url(url)
+                    .map_err(|e| anyhow::anyhow!("WAGATE_WHATSAPP_WEBSOCKET_URL: {e}"))?;
+            }
             let credentials = match store.backend() {
                 Backend::Sqlite => CredentialStore::Sqlite {
                     dir: config.data_dir.join("whatsapp"),

@@ -382,12 +382,7 @@ impl SessionManager {
     pub async fn logout(&self, id: SessionId) -> Result<Session> {
         let _guard = self.lock(id).await;
         let session = self.get(id).await?;
-        let live = self
-            .inner
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+        let live = self.take_live(id);
         let was_live = live.is_some();
         if let Some(live) = live {
             if let Err(err) = live.connection.unlink().await {
@@ -511,14 +506,18 @@ impl SessionManager {
         (!ended).then_some(live)
     }
 
-    /// Closes the session's connection, if any; true when there was one.
-    async fn close_live(&self, id: SessionId) -> bool {
-        let live = self
-            .inner
+    /// Removes the session's connection from the live set, without closing it.
+    fn take_live(&self, id: SessionId) -> Option<Arc<Live>> {
+        self.inner
             .live
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+            .remove(&id)
+    }
+
+    /// Closes the session's connection, if any; true when there was one.
+    async fn close_live(&self, id: SessionId) -> bool {
+        let live = self.take_live(id);
         match live {
             Some(live) => {
                 close(live).await;

@@ -28,7 +28,7 @@ use whatsapp_rust::types::events::{Event, EventHandler};
 use whatsapp_rust::wacore::store::DevicePropsOverride;
 
 use self::events::{Mapped, Terminal, linked_user};
-use self::proxy::{ObservedHttpClient, ProxyConfig, WaTransportFactory};
+use self::proxy::{ProxyConfig, WaTransportFactory};
 use crate::engine::{Connection, Engine, EngineEvent, OpenOptions, PairCode, Resources};
 use crate::error::{Code, Error, Reason, Result};
 use crate::session::model::{LinkedUser, SessionId};
@@ -191,7 +191,7 @@ impl Engine for WhatsAppEngine {
         if let Some(url) = &self.options.websocket_url {
             transport = transport.with_url(url.clone());
         }
-        let http = ObservedHttpClient::new(proxy::http_client(proxy.as_ref()), Some(on_error));
+        let http = proxy::observed_http_client(proxy.as_ref(), Some(on_error));
         let bot = Bot::builder()
             .with_backend_arc(backend)
             .with_transport_factory(transport)

@@ -22,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 use whatsapp_rust::Client;
 use whatsapp_rust::bot::{Bot, BotHandle};
 use whatsapp_rust::pair_code::PairCodeOptions;
-use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::store::traits::Backend;
+use whatsapp_rust::store::{SqliteStore, SqliteStoreConfig};
 use whatsapp_rust::types::events::{Event, EventHandler};
 use whatsapp_rust::wacore::store::DevicePropsOverride;
 
@@ -60,7 +60,13 @@ impl CredentialStore {
                     Error::internal(format!("cannot create {}: {e}", dir.display()))
                 })?;
                 let path = Self::sqlite_path(dir, session);
-                let store = SqliteStore::new(&path.to_string_lossy())
+                // A session's store is small and read mostly at start; a smaller page cache
+                // than the library's 512 KiB keeps idle sessions cheap.
+                let config = SqliteStoreConfig {
+                    cache_size_kib: 128,
+                    ..Default::default()
+                };
+                let store = SqliteStore::with_config(&path.to_string_lossy(), config)
                     .await
                     .map_err(|e| {
                         Error::internal(format!(

@@ -24,13 +24,13 @@ const LISTEN_BUDGET: Duration = Duration::from_secs(60);
 /// Longest request head the test servers read.
 const MAX_HEAD: usize = 8 * 1024;
 
-type Shared<T> = Arc<Mutex<Vec<T>>>;
+pub(crate) type Shared<T> = Arc<Mutex<Vec<T>>>;
 
 fn shared<T>() -> Shared<T> {
     Arc::new(Mutex::new(Vec::new()))
 }
 
-fn snapshot<T: Clone>(list: &Shared<T>) -> Vec<T> {
+pub(crate) fn snapshot<T: Clone>(list: &Shared<T>) -> Vec<T> {
     list.lock().unwrap().clone()
 }
 
@@ -103,26 +103,29 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 // ---------------------------------------------------------------------------
 
 #[derive(Clone, Debug, Default)]
-struct SocksSeen {
+pub(crate) struct SocksSeen {
     /// Authentication methods the client offered.
-    methods: Vec<u8>,
+    pub(crate) methods: Vec<u8>,
     /// RFC 1929 username and password, when that method was used.
-    credentials: Option<(String, String)>,
+    pub(crate) credentials: Option<(String, String)>,
     /// Address type of the CONNECT request (1 IPv4, 3 domain, 4 IPv6).
-    atyp: u8,
-    host: String,
-    port: u16,
+    pub(crate) atyp: u8,
+    pub(crate) host: String,
+    pub(crate) port: u16,
 }
 
 #[derive(Clone, Copy)]
-enum SocksMode {
+pub(crate) enum SocksMode {
     /// Answer CONNECT with this reply code and close.
     Refuse(u8),
     /// Connect to this address whatever the request named, and relay.
     Forward(SocketAddr),
 }
 
-async fn socks5_proxy(require_auth: bool, mode: SocksMode) -> (SocketAddr, Shared<SocksSeen>) {
+pub(crate) async fn socks5_proxy(
+    require_auth: bool,
+    mode: SocksMode,
+) -> (SocketAddr, Shared<SocksSeen>) {
     let seen = shared();
     let record = seen.clone();
     let addr = serve(move |stream| serve_socks5(stream, require_auth, mode, record.clone())).await;

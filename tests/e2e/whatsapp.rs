@@ -275,56 +275,13 @@ async fn many_clients_build_and_shut_down_offline() {
     );
 }
 
-/// A SOCKS5 proxy on loopback that records what it is asked to reach and refuses.
-async fn refusing_socks5() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (seen_tx, seen_rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        for _ in 0..100 {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let seen_tx = seen_tx.clone();
-            tokio::spawn(async move {
-                let mut head = [0u8; 2];
-                socket.read_exact(&mut head).await?;
-                let mut methods = vec![0u8; head[1] as usize];
-                socket.read_exact(&mut methods).await?;
-                socket.write_all(&[5, 0]).await?;
-                let mut request = [0u8; 4];
-                socket.read_exact(&mut request).await?;
-                let target = match request[3] {
-                    3 => {
-                        let mut len = [0u8; 1];
-                        socket.read_exact(&mut len).await?;
-                        let mut name = vec![0u8; len[0] as usize];
-                        socket.read_exact(&mut name).await?;
-                        String::from_utf8_lossy(&name).into_owned()
-                    }
-                    1 => {
-                        let mut ip = [0u8; 4];
-                        socket.read_exact(&mut ip).await?;
-                        std::net::Ipv4Addr::from(ip).to_string()
-                    }
-                    _ => "?".to_owned(),
-                };
-                let mut port = [0u8; 2];
-                socket.read_exact(&mut port).await?;
-                let _ = seen_tx.send(format!("{target}:{}", u16::from_be_bytes(port)));
-                // 0x02: connection not allowed by ruleset.
-                socket.write_all(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
-                Ok::<_, std::io::Error>(())
-            });
-        }
-    });
-    (port, seen_rx)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_proxy_carries_the_websocket_attempt() {
     let server = whatsapp_server(backends()[0], true).await;
-    let (port, mut seen) = refusing_socks5().await;
+    // A loopback SOCKS5 proxy that records the destination and refuses (0x02: not allowed).
+    let (proxy, seen) =
+        crate::wa_proxy::socks5_proxy(false, crate::wa_proxy::SocksMode::Refuse(2)).await;
+    let port = proxy.port();
     let mut sessions = server.sessions();
     let session = sessions
         .create_session(admin(pb::CreateSessionRequest {
@@ -344,14 +301,19 @@ async fn a_session_proxy_carries_the_websocket_attempt() {
         }))
         .await
         .unwrap();
-    let mut targets = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !targets.iter().any(|t: &String| t == "web.whatsapp.com:443") {
-        let next = tokio::time::timeout_at(deadline, seen.recv())
-            .await
-            .expect("the proxy saw the attempt in time");
-        targets.push(next.expect("proxy running"));
-    }
+    eventually(
+        "the proxy to see the WebSocket attempt",
+        Duration::from_secs(20),
+        || {
+            let seen = crate::wa_proxy::snapshot(&seen);
+            async move {
+                seen.iter()
+                    .any(|s| s.atyp == 3 && s.host == "web.whatsapp.com" && s.port == 443)
+                    .then_some(())
+            }
+        },
+    )
+    .await;
     let errors = eventually(
         "the refusal in the log",
         Duration::from_secs(20),

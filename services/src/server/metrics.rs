@@ -53,6 +53,13 @@ pub async fn render(manager: &SessionManager) -> Result<String, crate::error::Er
         "# HELP wagate_sessions_live Sessions with an open engine connection.\n# TYPE wagate_sessions_live gauge\nwagate_sessions_live {}",
         live.len()
     );
+    let _ = writeln!(
+        out,
+        "# HELP wagate_runtime_alive_tasks Tasks alive on the server's async runtime.\n# TYPE wagate_runtime_alive_tasks gauge\nwagate_runtime_alive_tasks {}",
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    );
     let mut figures = Vec::new();
     for id in live {
         if let Some(resources) = manager.resources(id).await {

@@ -320,3 +320,31 @@ async fn list_sessions_pages() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn oversized_requests_are_refused_before_they_reach_the_service() {
+    let server =
+        TestServer::start_with(backends()[0], |config| config.max_request_bytes = 64 * 1024).await;
+    let mut sessions = server.sessions();
+    let huge = session(&"x".repeat(100 * 1024), "+14155550109");
+    let err = sessions
+        .create_session(admin(pb::CreateSessionRequest {
+            session: Some(huge),
+        }))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            tonic::Code::OutOfRange | tonic::Code::ResourceExhausted
+        ),
+        "the size limit answers, not validation: {err:?}"
+    );
+    let listed = sessions
+        .list_sessions(admin(pb::ListSessionsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total_size, 0, "nothing was created");
+    server.stop().await;
+}

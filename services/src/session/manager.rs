@@ -152,15 +152,6 @@ impl SessionManager {
         ids
     }
 
-    /// Number of sessions with a live connection.
-    pub fn live_count(&self) -> usize {
-        self.inner
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .len()
-    }
-
     // --- settings ---
 
     /// Creates a session; returns it with its API key (shown only now).

@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Keep the device-link event small: one is buffered per simulated connection.
         .boxed(".wagate.simnet.v1.AttachResponse.event.paired")
         .boxed(".wagate.simnet.v1.AttachResponse.event.connected")
+        .boxed(".wagate.simnet.v1.AttachResponse.event.message")
         .file_descriptor_set_path(out_dir.join("wagate_descriptor.bin"))
         .compile_protos(
             &files,

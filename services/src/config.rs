@@ -50,6 +50,57 @@ impl Default for SimConfig {
     }
 }
 
+/// Pacing, limits and retries of the outbound message queue.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Messages a session may queue per `rate_window` (seed 001: 256 a minute).
+    pub rate_limit: u32,
+    #[serde(with = "duration_serde")]
+    pub rate_window: Duration,
+    /// Messages a session may queue per `hour_window`; 0 turns the quota off
+    /// (seed 003 uses 100).
+    pub hourly_quota: u32,
+    #[serde(with = "duration_serde")]
+    pub hour_window: Duration,
+    /// Messages a session may queue per `day_window`; 0 turns it off (seed 003: 1,000).
+    pub daily_quota: u32,
+    #[serde(with = "duration_serde")]
+    pub day_window: Duration,
+    /// With a session's account protection on: the least time between two sends.
+    #[serde(with = "duration_serde")]
+    pub protection_interval: Duration,
+    /// Human-like pause (with typing or recording shown) before each message,
+    /// drawn between min and max; zero max turns it off (seed 003: 5–20 s).
+    #[serde(with = "duration_serde")]
+    pub typing_delay_min: Duration,
+    #[serde(with = "duration_serde")]
+    pub typing_delay_max: Duration,
+    /// Attempts before a message fails for good on transient errors.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt (with jitter) up to 5 minutes.
+    #[serde(with = "duration_serde")]
+    pub retry_backoff: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit: 256,
+            rate_window: Duration::from_secs(60),
+            hourly_quota: 0,
+            hour_window: Duration::from_secs(3600),
+            daily_quota: 0,
+            day_window: Duration::from_secs(86_400),
+            protection_interval: Duration::from_secs(5),
+            typing_delay_min: Duration::ZERO,
+            typing_delay_max: Duration::ZERO,
+            max_attempts: 8,
+            retry_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -72,6 +123,21 @@ pub struct Config {
     pub simulator_url: Option<String>,
     /// Prometheus metrics endpoint (`GET /metrics`); unset to turn it off.
     pub metrics_addr: Option<SocketAddr>,
+    /// HTTP listener of `wagate serve`: media URLs and the REST gateway; unset
+    /// to turn it off.
+    pub http_addr: Option<SocketAddr>,
+    /// Base URL clients reach the HTTP listener at (media URLs are built on
+    /// it); defaults to `http://<http_addr>`.
+    pub public_url: Option<String>,
+    /// Run the REST gateway in-process on the HTTP listener.
+    pub gateway: bool,
+    /// Largest UploadMedia request (gRPC), above `max_request_bytes` so
+    /// 100 MB documents fit.
+    pub max_upload_bytes: usize,
+    /// Total time to fetch a media URL.
+    #[serde(with = "duration_serde")]
+    pub media_fetch_timeout: Duration,
+    pub queue: QueueConfig,
     /// Listen address of `wagate simulator`.
     pub simulator_addr: SocketAddr,
     /// Token `wagate simulator` requires from its callers, if any.
@@ -119,6 +185,12 @@ impl Default for Config {
             engine: EngineKind::Whatsapp,
             whatsapp_websocket_url: None,
             metrics_addr: Some("0.0.0.0:9090".parse().expect("valid default")),
+            http_addr: Some("0.0.0.0:8080".parse().expect("valid default")),
+            public_url: None,
+            gateway: true,
+            max_upload_bytes: 140 * 1024 * 1024,
+            media_fetch_timeout: Duration::from_secs(60),
+            queue: QueueConfig::default(),
             simulator_url: None,
             simulator_addr: "0.0.0.0:50052".parse().expect("valid default"),
             simulator_token: None,
@@ -226,6 +298,53 @@ impl Config {
                     "" | "off" | "none" => None,
                     addr => Some(parse_addr(addr).map_err(err)?),
                 }
+            }
+            "WAGATE_HTTP_ADDR" => {
+                self.http_addr = match value {
+                    "" | "off" | "none" => None,
+                    addr => Some(parse_addr(addr).map_err(err)?),
+                }
+            }
+            "WAGATE_PUBLIC_URL" => {
+                self.public_url = non_empty(value.trim_end_matches('/'))
+            }
+            "WAGATE_GATEWAY" => self.gateway = parse_bool(value).map_err(err)?,
+            "WAGATE_MAX_UPLOAD_BYTES" => {
+                self.max_upload_bytes = parse_number(value).map_err(err)?
+            }
+            "WAGATE_MEDIA_FETCH_TIMEOUT" => {
+                self.media_fetch_timeout = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_QUEUE_RATE_LIMIT" => self.queue.rate_limit = parse_number(value).map_err(err)?,
+            "WAGATE_QUEUE_RATE_WINDOW" => {
+                self.queue.rate_window = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_QUEUE_HOURLY_QUOTA" => {
+                self.queue.hourly_quota = parse_number(value).map_err(err)?
+            }
+            "WAGATE_QUEUE_HOUR_WINDOW" => {
+                self.queue.hour_window = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_QUEUE_DAILY_QUOTA" => {
+                self.queue.daily_quota = parse_number(value).map_err(err)?
+            }
+            "WAGATE_QUEUE_DAY_WINDOW" => {
+                self.queue.day_window = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_QUEUE_PROTECTION_INTERVAL" => {
+                self.queue.protection_interval = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_QUEUE_TYPING_DELAY_MIN" => {
+                self.queue.typing_delay_min = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_QUEUE_TYPING_DELAY_MAX" => {
+                self.queue.typing_delay_max = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_QUEUE_MAX_ATTEMPTS" => {
+                self.queue.max_attempts = parse_number(value).map_err(err)?
+            }
+            "WAGATE_QUEUE_RETRY_BACKOFF" => {
+                self.queue.retry_backoff = parse_duration(value).map_err(err)?
             }
             "WAGATE_SIMULATOR_URL" => self.simulator_url = non_empty(value),
             "WAGATE_SIMULATOR_ADDR" => self.simulator_addr = parse_addr(value).map_err(err)?,
@@ -341,6 +460,26 @@ impl Config {
         }
         if self.database_max_connections == 0 {
             return invalid("database_max_connections", "must be at least 1");
+        }
+        if self.queue.rate_limit == 0 || self.queue.rate_window.is_zero() {
+            return invalid(
+                "queue.rate_limit (WAGATE_QUEUE_RATE_LIMIT)",
+                "must be at least 1 per a non-zero queue.rate_window",
+            );
+        }
+        if self.queue.typing_delay_min > self.queue.typing_delay_max {
+            return invalid(
+                "queue.typing_delay_min (WAGATE_QUEUE_TYPING_DELAY_MIN)",
+                "must not exceed queue.typing_delay_max",
+            );
+        }
+        if self.queue.max_attempts == 0 {
+            return invalid("queue.max_attempts (WAGATE_QUEUE_MAX_ATTEMPTS)", "must be at least 1");
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid("public_url (WAGATE_PUBLIC_URL)", "must be an http(s) URL");
         }
         if self.sim.qr_codes == 0 {
             return invalid("sim.qr_codes (WAGATE_SIM_QR_CODES)", "must be at least 1");

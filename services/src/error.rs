@@ -21,9 +21,39 @@ pub enum Reason {
     NotReady,
     NotImplemented,
     Internal,
+    NotGroupAdmin,
+    NotOnWhatsapp,
+    MessageStateConflict,
+    CursorExpired,
 }
 
 impl Reason {
+    const ALL: [Reason; 18] = [
+        Reason::InvalidCredentials,
+        Reason::PermissionDenied,
+        Reason::InvalidArgument,
+        Reason::SessionNotFound,
+        Reason::SessionNotConnected,
+        Reason::SessionNotWaitingForScan,
+        Reason::SessionStateConflict,
+        Reason::NotFound,
+        Reason::AlreadyExists,
+        Reason::RateLimited,
+        Reason::WhatsappError,
+        Reason::NotReady,
+        Reason::NotImplemented,
+        Reason::Internal,
+        Reason::NotGroupAdmin,
+        Reason::NotOnWhatsapp,
+        Reason::MessageStateConflict,
+        Reason::CursorExpired,
+    ];
+
+    /// The reason named `name` (as in [`Reason::as_str`]).
+    pub fn from_name(name: &str) -> Option<Reason> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::InvalidCredentials => "INVALID_CREDENTIALS",
@@ -40,6 +70,10 @@ impl Reason {
             Reason::NotReady => "NOT_READY",
             Reason::NotImplemented => "NOT_IMPLEMENTED",
             Reason::Internal => "INTERNAL",
+            Reason::NotGroupAdmin => "NOT_GROUP_ADMIN",
+            Reason::NotOnWhatsapp => "NOT_ON_WHATSAPP",
+            Reason::MessageStateConflict => "MESSAGE_STATE_CONFLICT",
+            Reason::CursorExpired => "CURSOR_EXPIRED",
         }
     }
 }
@@ -75,6 +109,25 @@ pub enum Code {
     Unimplemented,
     Internal,
     DeadlineExceeded,
+}
+
+impl Code {
+    /// The google.rpc.Code number.
+    pub fn number(self) -> i32 {
+        match self {
+            Code::InvalidArgument => 3,
+            Code::DeadlineExceeded => 4,
+            Code::NotFound => 5,
+            Code::AlreadyExists => 6,
+            Code::PermissionDenied => 7,
+            Code::ResourceExhausted => 8,
+            Code::FailedPrecondition => 9,
+            Code::Unimplemented => 12,
+            Code::Internal => 13,
+            Code::Unavailable => 14,
+            Code::Unauthenticated => 16,
+        }
+    }
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -168,6 +221,20 @@ impl Error {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Code::Internal, Reason::Internal, message)
+    }
+
+    /// Whether retrying the same operation later may succeed (the network, a
+    /// dependency or a limit), as opposed to a request that will never work.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.code,
+            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Internal
+        ) || self.reason == Reason::SessionNotConnected
+    }
+
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.push((key.into(), value.into()));
+        self
     }
 
     pub fn with_retry_after(mut self, after: Duration) -> Self {

@@ -6,7 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
-use wagate::engine::{Connection, Engine, EngineEvent, OpenOptions, PairCode};
+use wagate::engine::{
+    Connection, Engine, EngineEvent, MediaBlob, OpenOptions, OutgoingMessage, PairCode,
+    not_connected,
+};
+use wagate_proto::v1::{MessageKey, PresenceState};
 use wagate::error::Result;
 use wagate::session::SessionManager;
 use wagate::session::manager::ManagerOptions;
@@ -28,6 +32,24 @@ impl Connection for Idle {
             code: "ABCD-EFGH".into(),
             expire_time: SystemTime::now(),
         })
+    }
+    async fn send_message(&self, _message: &OutgoingMessage) -> Result<SystemTime> {
+        Err(not_connected("send"))
+    }
+    async fn edit_message(&self, _chat: &str, _id: &str, _text: &str) -> Result<()> {
+        Err(not_connected("edit"))
+    }
+    async fn revoke_message(&self, _chat: &str, _key: &MessageKey) -> Result<()> {
+        Err(not_connected("revoke"))
+    }
+    async fn mark_read(&self, _keys: &[MessageKey]) -> Result<()> {
+        Err(not_connected("mark read"))
+    }
+    async fn send_presence(&self, _presence: PresenceState, _chat: Option<&str>) -> Result<()> {
+        Err(not_connected("send presence"))
+    }
+    async fn download_media(&self, _media_ref: &str) -> Result<MediaBlob> {
+        Err(not_connected("download"))
     }
     async fn close(&self) {}
 }
@@ -85,7 +107,7 @@ async fn play(
         connect_wait: Duration::from_millis(10),
         reconnect_stagger: Duration::ZERO,
     };
-    let manager = SessionManager::new(store.clone(), engine, options);
+    let manager = SessionManager::new(store.clone(), engine, options, None);
     let settings = Settings {
         display_name: "Scripted".into(),
         phone_number: "+15551234567".into(),

@@ -1,7 +1,7 @@
 //! Shared pieces of the gRPC layer: the one mapping from domain errors to
 //! `tonic::Status`, credentials from metadata, resource names and timestamps.
 
-mod status;
+pub mod status;
 
 pub use status::status_to_error;
 
@@ -86,6 +86,45 @@ pub fn encode_page_token(key: Option<i64>) -> String {
     use base64::Engine as _;
     key.map(|k| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("k:{k}")))
         .unwrap_or_default()
+}
+
+/// A page token bound to a query (filter and order): reusing it with another
+/// query is an error rather than a silently wrong page.
+pub fn encode_query_page_token(key: Option<i64>, query: &str) -> String {
+    use base64::Engine as _;
+    key.map(|k| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("k:{k}:{}", query_fingerprint(query)))
+    })
+    .unwrap_or_default()
+}
+
+pub fn decode_query_page_token(token: &str, query: &str) -> Result<Option<i64>> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    use base64::Engine as _;
+    let invalid = || Error::invalid_field("page_token", "is not a token returned by this API");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (key, fingerprint) = text
+        .strip_prefix("k:")
+        .and_then(|rest| rest.split_once(':'))
+        .ok_or_else(invalid)?;
+    if fingerprint != query_fingerprint(query) {
+        return Err(Error::invalid_field(
+            "page_token",
+            "belongs to a different filter or order_by; start again without a token",
+        ));
+    }
+    key.parse().map(Some).map_err(|_| invalid())
+}
+
+fn query_fingerprint(query: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(&sha2::Sha256::digest(query.as_bytes())[..6])
 }
 
 /// Runs the domain call, logging unexpected failures once, and converts the error.

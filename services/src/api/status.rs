@@ -43,7 +43,20 @@ impl From<Error> for Status {
         if let Some(after) = err.retry_after {
             details.set_retry_info(Some(after));
         }
-        Status::with_error_details(grpc_code(err.code), err.message, details)
+        let mut status = Status::with_error_details(grpc_code(err.code), err.message, details);
+        // Rate-limit figures also travel as plain metadata, which the REST
+        // gateway turns into `X-RateLimit-*` headers.
+        for (key, value) in &err.metadata {
+            if key.starts_with("x-ratelimit-")
+                && let (Ok(key), Ok(value)) = (
+                    tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+                    value.parse(),
+                )
+            {
+                status.metadata_mut().insert(key, value);
+            }
+        }
+        status
     }
 }
 
@@ -65,7 +78,13 @@ pub fn status_to_error(status: &Status) -> Error {
         }
         _ => Code::Internal,
     };
+    use tonic_types::StatusExt;
+    let known = status
+        .get_details_error_info()
+        .filter(|info| info.domain == ERROR_DOMAIN)
+        .and_then(|info| Reason::from_name(&info.reason));
     let reason = match code {
+        _ if known.is_some() => known.unwrap_or(Reason::Internal),
         Code::NotFound => Reason::NotFound,
         Code::AlreadyExists => Reason::AlreadyExists,
         Code::Unavailable => Reason::NotReady,

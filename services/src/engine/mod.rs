@@ -2,6 +2,7 @@
 //! `sim` (the simulated network) now; `whatsapp` (whatsapp-rust) next. Nothing
 //! here names either implementation's types.
 
+pub mod messaging;
 pub mod sim;
 pub mod whatsapp;
 
@@ -10,11 +11,15 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::error::Result;
+pub use self::messaging::{
+    InboundMessage, MediaBlob, MessageChange, OutgoingMessage, Quoted, ReceiptKind, SendLookup,
+};
+use crate::error::{Error, Result};
+use wagate_proto::v1::{MessageKey, PresenceState};
 use crate::session::model::{LinkedUser, SessionId};
 
 /// What happens on a session's connection, reported by the engine in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum EngineEvent {
     /// Trying to reach WhatsApp (first attempt or reconnecting).
     Connecting { reason: String },
@@ -47,6 +52,24 @@ pub enum EngineEvent {
     /// WhatsApp ended the connection for good (stream replaced, temporary ban,
     /// refused, client outdated); credentials are kept. Final.
     Stopped { reason: String },
+    /// A message arrived (or was sent from another device of the account).
+    MessageReceived(Box<InboundMessage>),
+    /// Receipts for messages this account sent.
+    Receipt {
+        chat: String,
+        ids: Vec<String>,
+        kind: ReceiptKind,
+        /// JID of the account that sent the receipt.
+        from: String,
+        timestamp: SystemTime,
+    },
+    /// The author edited or deleted an earlier message.
+    MessageChanged {
+        chat: String,
+        whatsapp_id: String,
+        change: MessageChange,
+        timestamp: SystemTime,
+    },
 }
 
 impl EngineEvent {
@@ -131,7 +154,43 @@ pub trait Connection: Send + Sync {
         Ok(())
     }
 
+    /// Sends a message and waits for WhatsApp's acknowledgement; returns its
+    /// time. Errors with a transient code (see [`Error::is_transient`]) may be
+    /// retried with the same `whatsapp_id`; others are final.
+    async fn send_message(&self, message: &OutgoingMessage) -> Result<SystemTime>;
+
+    /// Whether an earlier send of `whatsapp_id` to `chat` reached WhatsApp.
+    async fn lookup_sent(&self, _chat: &str, _whatsapp_id: &str) -> Result<SendLookup> {
+        Ok(SendLookup::Unknown)
+    }
+
+    /// Replaces the text or caption of a message this account sent.
+    async fn edit_message(&self, chat: &str, whatsapp_id: &str, new_text: &str) -> Result<()>;
+
+    /// Deletes a message for everyone (`key.from_me` false: another member's
+    /// message in a group where this account is admin).
+    async fn revoke_message(&self, chat: &str, key: &MessageKey) -> Result<()>;
+
+    /// Sends read receipts for received messages.
+    async fn mark_read(&self, keys: &[MessageKey]) -> Result<()>;
+
+    /// Sends a presence: typing/recording/paused in `chat`, or the account's
+    /// online state.
+    async fn send_presence(&self, presence: PresenceState, chat: Option<&str>) -> Result<()>;
+
+    /// Downloads and decrypts the media of a received message by the
+    /// reference the engine gave in [`InboundMessage::media_ref`].
+    async fn download_media(&self, media_ref: &str) -> Result<MediaBlob>;
+
     /// Closes the connection, keeping credentials, and waits until the engine's
     /// work for it has stopped: no event is sent after this returns.
     async fn close(&self);
+}
+
+/// The error of an engine operation that needs a live, logged-in connection.
+pub fn not_connected(what: &str) -> Error {
+    Error::precondition(
+        crate::error::Reason::SessionNotConnected,
+        format!("cannot {what}: the session is not connected to WhatsApp"),
+    )
 }

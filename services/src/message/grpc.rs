@@ -1,102 +1,436 @@
-//! MessageService over gRPC. Every RPC of the contract is present; until the Messages issue (send queue, delivery status, history) lands
-//! each answers UNIMPLEMENTED naming what is missing, never a fake success.
+//! MessageService over gRPC: decode, authorize, validate, call the domain,
+//! encode. Conversions between stored messages and the API live here too.
+
+use std::time::Duration;
 
 use tonic::{Request, Response, Status};
 use wagate_proto::v1 as pb;
-
 use wagate_proto::v1::message_service_server::MessageService;
 
-use crate::api::not_yet;
+use super::filter;
+use super::limits::RateStatus;
+use super::model::{MessageRecord, Status as MessageStatus, chat_type, normalize_chat};
+use super::service::{MAX_PRESENCE, MessageLookup, Messages, parse_message_name};
+use super::validate::validate_send;
+use crate::api::{
+    bearer, decode_query_page_token, encode_query_page_token, page_size, session_id, timestamp,
+};
+use crate::auth::Authenticator;
+use crate::error::{Error, FieldViolation};
+use crate::media::UploadInput;
+use crate::session::model::SessionId;
 
-const ARRIVES_WITH: &str = "the Messages issue (send queue, delivery status, history)";
+const MAX_BULK: usize = 1_000;
+const MAX_MARK_READ: usize = 100;
 
-/// The MessageService handler.
-#[derive(Clone, Default)]
-pub struct MessageApi;
+pub struct MessageApi {
+    messages: Messages,
+    auth: Authenticator,
+}
+
+impl MessageApi {
+    pub fn new(messages: Messages, auth: Authenticator) -> Self {
+        Self { messages, auth }
+    }
+
+    /// Authenticates and resolves the session named in `field`.
+    async fn session_of<T>(
+        &self,
+        request: &Request<T>,
+        name: &str,
+        field: &str,
+    ) -> Result<SessionId, Status> {
+        let principal = self.auth.authenticate(bearer(request.metadata())).await?;
+        let id = session_id(name, field)?;
+        principal.require_session(id)?;
+        Ok(id)
+    }
+
+    /// Authenticates and resolves a message name.
+    async fn message_of<T>(
+        &self,
+        request: &Request<T>,
+        name: &str,
+    ) -> Result<(SessionId, i64), Status> {
+        let principal = self.auth.authenticate(bearer(request.metadata())).await?;
+        let (session, id) = parse_message_name(name, "name")?;
+        principal.require_session(session)?;
+        Ok((session, id))
+    }
+}
+
+/// A response carrying the caller's rate-limit figures as metadata (the
+/// gateway turns them into `X-RateLimit-*` headers).
+fn with_rate<T>(message: T, rate: RateStatus) -> Response<T> {
+    let mut response = Response::new(message);
+    for (key, value) in rate.headers() {
+        if let Ok(value) = value.parse() {
+            response.metadata_mut().insert(key, value);
+        }
+    }
+    response
+}
+
+fn opt_time(ms: Option<i64>) -> Option<prost_types::Timestamp> {
+    ms.map(timestamp)
+}
+
+/// A stored message as the API shows it.
+pub fn message_pb(record: &MessageRecord) -> pb::Message {
+    let payload = record.payload.clone().unwrap_or_default();
+    let error = record.error.as_ref().map(|failure| {
+        let info = wagate_proto::google::rpc::ErrorInfo {
+            reason: failure.reason.clone(),
+            domain: crate::api::status::ERROR_DOMAIN.to_owned(),
+            metadata: [("whatsapp_reason".to_owned(), failure.message.clone())].into(),
+        };
+        pb_status(failure.code, &failure.message, info)
+    });
+    pb::Message {
+        name: format!("sessions/{}/messages/{}", record.session_id, record.id),
+        id: record.id,
+        whatsapp_id: record.whatsapp_id.clone(),
+        key: (!record.whatsapp_id.is_empty()).then(|| record.key()),
+        direction: record.direction as i32,
+        chat: record.chat.clone(),
+        chat_type: chat_type(&record.chat) as i32,
+        sender: record.sender.clone(),
+        sender_phone_number: if record.sender_pn.is_empty() {
+            super::model::jid_digits(&record.sender)
+                .map(|d| format!("+{d}"))
+                .unwrap_or_default()
+        } else {
+            record.sender_pn.clone()
+        },
+        sender_lid: record.sender_lid.clone(),
+        push_name: record.push_name.clone(),
+        content: payload.content,
+        body: record.body.clone(),
+        reply_to: payload.reply_to,
+        mentions: payload.mentions,
+        view_once: payload.view_once,
+        status: record.status as i32,
+        error,
+        attempt_count: record.attempt_count as i32,
+        next_attempt_time: (record.status == MessageStatus::Queued && record.next_attempt_at > 0)
+            .then(|| timestamp(record.next_attempt_at)),
+        create_time: Some(timestamp(record.create_time)),
+        send_time: opt_time(record.send_time),
+        deliver_time: opt_time(record.deliver_time),
+        read_time: opt_time(record.read_time),
+        play_time: opt_time(record.play_time),
+        edit_time: opt_time(record.edit_time),
+        delete_time: opt_time(record.delete_time),
+        update_time: Some(timestamp(record.update_time)),
+    }
+}
+
+/// A google.rpc.Status with an ErrorInfo detail.
+fn pb_status(
+    code: i32,
+    message: &str,
+    detail: wagate_proto::google::rpc::ErrorInfo,
+) -> wagate_proto::google::rpc::Status {
+    use prost::Message as _;
+    wagate_proto::google::rpc::Status {
+        code,
+        message: message.to_owned(),
+        details: vec![prost_types::Any {
+            type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
+            value: detail.encode_to_vec(),
+        }],
+    }
+}
+
+/// The google.rpc.Status of a bulk item's error, with the same details a
+/// unary call would carry.
+fn error_pb(err: Error) -> wagate_proto::google::rpc::Status {
+    let status: Status = err.into();
+    use prost::Message as _;
+    match wagate_proto::google::rpc::Status::decode(status.details()) {
+        Ok(decoded) if !status.details().is_empty() => decoded,
+        _ => wagate_proto::google::rpc::Status {
+            code: status.code() as i32,
+            message: status.message().to_owned(),
+            details: Vec::new(),
+        },
+    }
+}
 
 #[tonic::async_trait]
 impl MessageService for MessageApi {
     async fn send_message(
         &self,
-        _request: Request<pb::SendMessageRequest>,
+        request: Request<pb::SendMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
-        Err(not_yet("SendMessage", ARRIVES_WITH))
+        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let request = request.into_inner();
+        let valid = validate_send(request.message.as_ref(), &request.request_id, "")
+            .map_err(Error::invalid)?;
+        let accepted = self.messages.send(session, valid).await?;
+        Ok(with_rate(message_pb(&accepted.message), accepted.rate))
     }
 
     async fn send_bulk(
         &self,
-        _request: Request<pb::SendBulkRequest>,
+        request: Request<pb::SendBulkRequest>,
     ) -> Result<Response<pb::SendBulkResponse>, Status> {
-        Err(not_yet("SendBulk", ARRIVES_WITH))
+        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let request = request.into_inner();
+        if request.requests.is_empty() || request.requests.len() > MAX_BULK {
+            return Err(Error::invalid_field(
+                "requests",
+                format!("has {} items; send 1 to {MAX_BULK}", request.requests.len()),
+            )
+            .into());
+        }
+        let mut wrong_parent = Vec::new();
+        for (i, item) in request.requests.iter().enumerate() {
+            if !item.parent.is_empty() && item.parent != request.parent {
+                wrong_parent.push(FieldViolation::new(
+                    format!("requests[{i}].parent"),
+                    format!("must be empty or {:?}", request.parent),
+                ));
+            }
+        }
+        if !wrong_parent.is_empty() {
+            return Err(Error::invalid(wrong_parent).into());
+        }
+        let items = request
+            .requests
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                validate_send(item.message.as_ref(), &item.request_id, &format!("requests[{i}]."))
+                    .map_err(Error::invalid)
+            })
+            .collect();
+        let (results, rate) = self.messages.send_bulk(session, items).await?;
+        let mut response = pb::SendBulkResponse::default();
+        for (index, result) in results.into_iter().enumerate() {
+            let result = match result {
+                Ok(record) => {
+                    response.queued_count += 1;
+                    pb::send_bulk_result::Result::Message(message_pb(&record))
+                }
+                Err(err) => {
+                    response.failed_count += 1;
+                    pb::send_bulk_result::Result::Error(error_pb(err))
+                }
+            };
+            response.results.push(pb::SendBulkResult {
+                index: index as i32,
+                result: Some(result),
+            });
+        }
+        Ok(with_rate(response, rate))
     }
 
     async fn get_message(
         &self,
-        _request: Request<pb::GetMessageRequest>,
+        request: Request<pb::GetMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
-        Err(not_yet("GetMessage", ARRIVES_WITH))
+        let (session, id) = self.message_of(&request, &request.get_ref().name).await?;
+        let record = self.messages.get(session, id).await?;
+        Ok(Response::new(message_pb(&record)))
     }
 
     async fn list_messages(
         &self,
-        _request: Request<pb::ListMessagesRequest>,
+        request: Request<pb::ListMessagesRequest>,
     ) -> Result<Response<pb::ListMessagesResponse>, Status> {
-        Err(not_yet("ListMessages", ARRIVES_WITH))
+        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let request = request.into_inner();
+        let limit = page_size(request.page_size, 50, 1000)?;
+        let query = filter::parse(&request.filter, &request.order_by)
+            .map_err(|(field, e)| Error::invalid_field(field, e))?;
+        let fingerprint = format!("{}\n{}", request.filter, request.order_by);
+        let after = decode_query_page_token(&request.page_token, &fingerprint)?;
+        let (records, total) = self.messages.list(session, &query, after, limit).await?;
+        let next = (records.len() as i64 == limit).then(|| records.last().map(|r| r.id)).flatten();
+        Ok(Response::new(pb::ListMessagesResponse {
+            messages: records.iter().map(message_pb).collect(),
+            next_page_token: encode_query_page_token(next, &fingerprint),
+            total_size: total as i32,
+        }))
     }
 
     async fn edit_message(
         &self,
-        _request: Request<pb::EditMessageRequest>,
+        request: Request<pb::EditMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
-        Err(not_yet("EditMessage", ARRIVES_WITH))
+        let name = request
+            .get_ref()
+            .message
+            .as_ref()
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        let (session, id) = self.message_of(&request, &name).await?;
+        let request = request.into_inner();
+        let message = request.message.unwrap_or_default();
+        let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
+        use pb::message::Content;
+        let (path, text) = match (paths.as_slice(), &message.content) {
+            ([], Some(Content::Text(t))) | ([_], Some(Content::Text(t))) => (paths.first().cloned().unwrap_or("text".into()), t.clone()),
+            ([], Some(Content::Image(c))) | ([_], Some(Content::Image(c))) => (paths.first().cloned().unwrap_or("image.caption".into()), c.caption.clone()),
+            ([], Some(Content::Video(c))) | ([_], Some(Content::Video(c))) => (paths.first().cloned().unwrap_or("video.caption".into()), c.caption.clone()),
+            ([], Some(Content::Document(c))) | ([_], Some(Content::Document(c))) => (paths.first().cloned().unwrap_or("document.caption".into()), c.caption.clone()),
+            ([_, _, ..], _) => {
+                return Err(Error::invalid_field("update_mask", "name exactly one of text, image.caption, video.caption, document.caption").into());
+            }
+            _ => {
+                return Err(Error::invalid_field("message", "set the new `text` or the media's `caption`").into());
+            }
+        };
+        let kind_of_path = path.split('.').next().unwrap_or_default();
+        let kind_of_content = message.content.as_ref().map(super::model::kind_of).unwrap_or_default();
+        if kind_of_path != kind_of_content {
+            return Err(Error::invalid_field("update_mask", format!("`{path}` does not match the {kind_of_content} content given")).into());
+        }
+        if path == "text" && text.trim().is_empty() {
+            return Err(Error::invalid_field("message.text", "is empty").into());
+        }
+        let record = self.messages.edit(session, id, &path, &text).await?;
+        Ok(Response::new(message_pb(&record)))
     }
 
     async fn delete_message(
         &self,
-        _request: Request<pb::DeleteMessageRequest>,
+        request: Request<pb::DeleteMessageRequest>,
     ) -> Result<Response<()>, Status> {
-        Err(not_yet("DeleteMessage", ARRIVES_WITH))
+        let (session, id) = self.message_of(&request, &request.get_ref().name).await?;
+        self.messages.delete(session, id).await?;
+        Ok(Response::new(()))
     }
 
     async fn resend_message(
         &self,
-        _request: Request<pb::ResendMessageRequest>,
+        request: Request<pb::ResendMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
-        Err(not_yet("ResendMessage", ARRIVES_WITH))
+        let (session, id) = self.message_of(&request, &request.get_ref().name).await?;
+        let record = self.messages.resend(session, id).await?;
+        Ok(Response::new(message_pb(&record)))
     }
 
     async fn cancel_message(
         &self,
-        _request: Request<pb::CancelMessageRequest>,
+        request: Request<pb::CancelMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
-        Err(not_yet("CancelMessage", ARRIVES_WITH))
+        let (session, id) = self.message_of(&request, &request.get_ref().name).await?;
+        let record = self.messages.cancel(session, id).await?;
+        Ok(Response::new(message_pb(&record)))
     }
 
     async fn mark_read(
         &self,
-        _request: Request<pb::MarkReadRequest>,
+        request: Request<pb::MarkReadRequest>,
     ) -> Result<Response<pb::MarkReadResponse>, Status> {
-        Err(not_yet("MarkRead", ARRIVES_WITH))
+        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let request = request.into_inner();
+        let mut violations = Vec::new();
+        if request.keys.is_empty() || request.keys.len() > MAX_MARK_READ {
+            violations.push(FieldViolation::new("keys", format!("has {} keys; give 1 to {MAX_MARK_READ}", request.keys.len())));
+        }
+        let mut keys = Vec::with_capacity(request.keys.len());
+        for (i, mut key) in request.keys.into_iter().enumerate() {
+            if key.id.trim().is_empty() {
+                violations.push(FieldViolation::new(format!("keys[{i}].id"), "is required"));
+            }
+            match normalize_chat(&key.remote_jid) {
+                Ok(jid) => key.remote_jid = jid,
+                Err(e) => violations.push(FieldViolation::new(format!("keys[{i}].remote_jid"), e)),
+            }
+            keys.push(key);
+        }
+        if !violations.is_empty() {
+            return Err(Error::invalid(violations).into());
+        }
+        let marked = self.messages.mark_read(session, keys).await?;
+        Ok(Response::new(pb::MarkReadResponse { marked_count: marked as i32 }))
     }
 
     async fn send_presence(
         &self,
-        _request: Request<pb::SendPresenceRequest>,
+        request: Request<pb::SendPresenceRequest>,
     ) -> Result<Response<pb::SendPresenceResponse>, Status> {
-        Err(not_yet("SendPresence", ARRIVES_WITH))
+        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let request = request.into_inner();
+        use pb::PresenceState as P;
+        let presence = match P::try_from(request.presence) {
+            Ok(P::Unspecified) | Err(_) => {
+                return Err(Error::invalid_field("presence", "is required: COMPOSING, RECORDING, PAUSED, AVAILABLE or UNAVAILABLE").into());
+            }
+            Ok(presence) => presence,
+        };
+        let in_chat = matches!(presence, P::Composing | P::Recording | P::Paused);
+        let chat = if in_chat {
+            Some(normalize_chat(&request.chat).map_err(|e| Error::invalid_field("chat", e))?)
+        } else {
+            None
+        };
+        let duration = match request.duration {
+            None => None,
+            Some(d) => {
+                let d = Duration::try_from(d).map_err(|_| Error::invalid_field("duration", "must not be negative"))?;
+                if !matches!(presence, P::Composing | P::Recording) {
+                    return Err(Error::invalid_field("duration", "applies only to COMPOSING and RECORDING").into());
+                }
+                if d > MAX_PRESENCE {
+                    return Err(Error::invalid_field("duration", "at most 60 s").into());
+                }
+                Some(d)
+            }
+        };
+        self.messages.send_presence(session, presence, chat.clone(), duration).await?;
+        Ok(Response::new(pb::SendPresenceResponse {
+            presence: presence as i32,
+            chat: chat.unwrap_or_default(),
+        }))
     }
 
     async fn upload_media(
         &self,
-        _request: Request<pb::UploadMediaRequest>,
+        request: Request<pb::UploadMediaRequest>,
     ) -> Result<Response<pb::Media>, Status> {
-        Err(not_yet("UploadMedia", ARRIVES_WITH))
+        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let request = request.into_inner();
+        let (bytes, data_url_mime) = match request.data {
+            Some(pb::upload_media_request::Data::Content(bytes)) => (bytes, None),
+            Some(pb::upload_media_request::Data::Base64(text)) => crate::media::decode_base64(&text)
+                .map_err(|e| Error::invalid_field("base64", e))?,
+            None => return Err(Error::invalid_field("content", "give the file as `content` bytes or `base64` text").into()),
+        };
+        let mime_type = Some(request.mime_type).filter(|m| !m.is_empty()).or(data_url_mime);
+        let input = UploadInput {
+            bytes,
+            mime_type,
+            file_name: Some(request.file_name).filter(|n| !n.is_empty()),
+        };
+        let record = self.messages.upload(session, input).await?;
+        Ok(Response::new(self.messages.media().to_pb(&record)))
     }
 
     async fn download_media(
         &self,
-        _request: Request<pb::DownloadMediaRequest>,
+        request: Request<pb::DownloadMediaRequest>,
     ) -> Result<Response<pb::Media>, Status> {
-        Err(not_yet("DownloadMedia", ARRIVES_WITH))
+        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let request = request.into_inner();
+        let lookup = match request.message.and_then(|m| m.target) {
+            Some(pb::message_reference::Target::Message(name)) => {
+                let (owner, id) = parse_message_name(&name, "message.message")?;
+                if owner != session {
+                    return Err(Error::invalid_field("message.message", "belongs to another session").into());
+                }
+                MessageLookup::Id(id)
+            }
+            Some(pb::message_reference::Target::Key(key)) if !key.id.is_empty() => MessageLookup::Key(key),
+            Some(pb::message_reference::Target::Key(_)) => {
+                return Err(Error::invalid_field("message.key.id", "is required").into());
+            }
+            None => return Err(Error::invalid_field("message", "name the message or give its key").into()),
+        };
+        let record = self.messages.download(session, lookup).await?;
+        Ok(Response::new(self.messages.media().to_pb(&record)))
     }
 }

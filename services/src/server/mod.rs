@@ -6,6 +6,7 @@
 
 mod deferred;
 pub mod health;
+pub mod http;
 pub mod metrics;
 
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ use crate::config::{Config, EngineKind};
 use crate::engine::Engine;
 use crate::engine::sim::{self, Gate, Network, SimEngine};
 use crate::engine::whatsapp::{CredentialStore, WhatsAppEngine, WhatsAppOptions};
+use crate::media::{Fetcher, MediaService};
 use crate::session::SessionManager;
 use crate::session::grpc::SessionApi;
 use crate::session::manager::ManagerOptions;
@@ -43,6 +45,8 @@ pub struct RunningServer {
     pub grpc_addr: SocketAddr,
     /// Where `GET /metrics` is served, when enabled.
     pub metrics_addr: Option<SocketAddr>,
+    /// The HTTP listener (media URLs, REST gateway), when enabled.
+    pub http_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -66,6 +70,9 @@ impl RunningServer {
 
 struct Services {
     session: Deferred<SessionServiceServer<SessionApi>>,
+    message: Deferred<MessageServiceServer<message::grpc::MessageApi>>,
+    media: http::MediaSlot,
+    public_url: String,
     simulator: Option<Deferred<SimulatorServiceServer<sim::control::ControlService>>>,
 }
 
@@ -90,13 +97,47 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         }
         None => None,
     };
-    let task = tokio::spawn(run(config, listener, shutdown.clone(), metrics_slot));
+    let media = http::MediaSlot::default();
+    let http_addr = match config.http_addr {
+        Some(addr) => {
+            let http_listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (WAGATE_HTTP_ADDR)"))?;
+            let bound = http_listener.local_addr()?;
+            tracing::info!(addr = %bound, "HTTP listening (media URLs)");
+            http::serve(http_listener, media.clone(), None, shutdown.clone());
+            Some(bound)
+        }
+        None => None,
+    };
+    let public_url = public_url(&config, http_addr);
+    let task = tokio::spawn(run(
+        config,
+        listener,
+        shutdown.clone(),
+        metrics_slot,
+        media,
+        public_url,
+    ));
     Ok(RunningServer {
         grpc_addr,
         metrics_addr,
+        http_addr,
         shutdown,
         task,
     })
+}
+
+/// The base of media URLs: the configured public URL, else the HTTP listener.
+fn public_url(config: &Config, http_addr: Option<SocketAddr>) -> String {
+    if let Some(url) = &config.public_url {
+        return url.clone();
+    }
+    match http_addr {
+        Some(addr) if addr.ip().is_unspecified() => format!("http://127.0.0.1:{}", addr.port()),
+        Some(addr) => format!("http://{addr}"),
+        None => String::new(),
+    }
 }
 
 async fn run(
@@ -104,6 +145,8 @@ async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
     metrics_slot: metrics::Slot,
+    media: http::MediaSlot,
+    public_url: String,
 ) -> anyhow::Result<()> {
     let in_process_sim = config.engine == EngineKind::Sim && config.simulator_url.is_none();
     let mut health_names: Vec<&str> = wagate_proto::PUBLIC_SERVICES.to_vec();
@@ -115,6 +158,9 @@ async fn run(
 
     let services = Services {
         session: Deferred::new(),
+        message: Deferred::new(),
+        media,
+        public_url,
         simulator: in_process_sim.then(Deferred::new),
     };
     let server_task = tokio::spawn(serve_grpc(
@@ -222,6 +268,14 @@ async fn bring_up(config: &Config, services: &Services) -> anyhow::Result<(Store
         }
     };
 
+    let media = MediaService::new(
+        store.clone(),
+        Fetcher::new(config.allow_private_urls, config.media_fetch_timeout),
+        services.public_url.clone(),
+    );
+    services.media.set(crate::media::router(media.clone()));
+    spawn_media_pruning(media.clone());
+    let queue = message::Queue::new(store.clone(), media.clone(), config.queue.clone());
     let manager = SessionManager::new(
         store.clone(),
         engine,
@@ -230,6 +284,14 @@ async fn bring_up(config: &Config, services: &Services) -> anyhow::Result<(Store
             connect_wait: config.connect_wait,
             reconnect_stagger: config.reconnect_stagger,
         },
+        Some(queue.clone()),
+    );
+    let messages = message::Messages::new(
+        store.clone(),
+        manager.clone(),
+        queue,
+        media,
+        config.queue.clone(),
     );
     let resumed = manager.resume().await?;
     if resumed > 0 {
@@ -242,7 +304,27 @@ async fn bring_up(config: &Config, services: &Services) -> anyhow::Result<(Store
         SessionServiceServer::new(SessionApi::new(manager.clone(), auth.clone()))
             .max_decoding_message_size(config.max_request_bytes),
     );
+    services.message.set(
+        MessageServiceServer::new(message::grpc::MessageApi::new(messages, auth.clone()))
+            .max_decoding_message_size(config.max_upload_bytes.max(config.max_request_bytes))
+            .max_encoding_message_size(config.max_upload_bytes.max(config.max_request_bytes)),
+    );
     Ok((store, manager))
+}
+
+/// Drops expired uploads and downloads every few minutes.
+fn spawn_media_pruning(media: MediaService) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            match media.prune_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(files = n, "expired media removed"),
+                Err(err) => tracing::warn!(error = %err, "could not prune expired media"),
+            }
+        }
+    });
 }
 
 async fn connect_store(config: &Config) -> Store {
@@ -309,10 +391,7 @@ fn serve_grpc(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(services.session.clone())
-        .add_service(
-            MessageServiceServer::new(message::grpc::MessageApi)
-                .max_decoding_message_size(config.max_request_bytes),
-        )
+        .add_service(services.message.clone())
         .add_service(ContactServiceServer::new(contact::grpc::ContactApi))
         .add_service(GroupServiceServer::new(group::grpc::GroupApi))
         .add_service(EventServiceServer::new(event::grpc::EventApi))

@@ -19,6 +19,8 @@ use super::settings;
 use crate::auth;
 use crate::engine::{Connection, Engine, EngineEvent, OpenOptions, PairCode};
 use crate::error::{Error, Reason, Result};
+use crate::message::Queue;
+use crate::message::queue::Worker;
 use crate::store::{StatusChange, Store};
 
 /// How the manager behaves; from the server configuration.
@@ -95,15 +97,18 @@ struct LiveState {
 }
 
 struct Live {
-    connection: Box<dyn Connection>,
+    connection: Arc<dyn Connection>,
     state: watch::Receiver<LiveState>,
     events_task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    /// The session's outbound queue worker, sending while connected.
+    worker: tokio::sync::Mutex<Option<Worker>>,
 }
 
 struct Inner {
     store: Store,
     engine: Arc<dyn Engine>,
     options: ManagerOptions,
+    queue: Option<Queue>,
     live: Mutex<HashMap<SessionId, Arc<Live>>>,
     locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
     shutting_down: CancellationToken,
@@ -115,12 +120,20 @@ pub struct SessionManager {
 }
 
 impl SessionManager {
-    pub fn new(store: Store, engine: Arc<dyn Engine>, options: ManagerOptions) -> Self {
+    /// `queue`: the outbound message queue whose workers run on live
+    /// connections (none in tests of the lifecycle alone).
+    pub fn new(
+        store: Store,
+        engine: Arc<dyn Engine>,
+        options: ManagerOptions,
+        queue: Option<Queue>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 engine,
                 options,
+                queue,
                 live: Mutex::new(HashMap::new()),
                 locks: Mutex::new(HashMap::new()),
                 shutting_down: CancellationToken::new(),
@@ -136,6 +149,11 @@ impl SessionManager {
     pub async fn resources(&self, id: SessionId) -> Option<crate::engine::Resources> {
         self.live(id)?;
         self.inner.engine.resources(id).await
+    }
+
+    /// The session's live connection, if any.
+    pub fn connection(&self, id: SessionId) -> Option<Arc<dyn Connection>> {
+        self.live(id).map(|live| live.connection.clone())
     }
 
     /// Ids of the sessions with a live connection.
@@ -543,17 +561,27 @@ impl SessionManager {
         let options = OpenOptions {
             proxy_url: Some(session.settings.proxy_url.clone()).filter(|p| !p.is_empty()),
         };
-        let connection = self.inner.engine.open(id, options, events_tx).await?;
+        let connection: Arc<dyn Connection> =
+            Arc::from(self.inner.engine.open(id, options, events_tx).await?);
+        let (connected_tx, connected_rx) = watch::channel(false);
+        let worker = self
+            .inner
+            .queue
+            .as_ref()
+            .map(|queue| queue.start(id, connection.clone(), connected_rx));
         let live = Arc::new(Live {
             connection,
             state: state_rx,
             events_task: tokio::sync::Mutex::new(None),
+            worker: tokio::sync::Mutex::new(worker),
         });
         let applier = EventApplier {
             id,
             store: store.clone(),
             state: state_tx,
+            connected: connected_tx,
             status: Status::Connecting,
+            live: std::sync::Weak::new(),
         };
         let task = tokio::spawn(applier.run(
             events_rx,
@@ -571,10 +599,19 @@ impl SessionManager {
 }
 
 async fn close(live: Arc<Live>) {
+    stop_worker(&live).await;
     live.connection.close().await;
     // The engine has stopped and dropped its sender: the applier drains and ends.
     if let Some(task) = live.events_task.lock().await.take() {
         let _ = task.await;
+    }
+}
+
+/// Stops the queue worker first: a message must not go out on a closing connection.
+async fn stop_worker(live: &Live) {
+    let worker = live.worker.lock().await.take();
+    if let Some(worker) = worker {
+        worker.stop().await;
     }
 }
 
@@ -590,7 +627,10 @@ struct EventApplier {
     id: SessionId,
     store: Store,
     state: watch::Sender<LiveState>,
+    /// Whether the queue worker may send.
+    connected: watch::Sender<bool>,
     status: Status,
+    live: std::sync::Weak<Live>,
 }
 
 impl EventApplier {
@@ -600,6 +640,7 @@ impl EventApplier {
         manager: std::sync::Weak<Inner>,
         live: std::sync::Weak<Live>,
     ) {
+        self.live = live.clone();
         while let Some(event) = events.recv().await {
             let is_final = event.is_final();
             if let Err(err) = self.apply(event).await {
@@ -609,13 +650,16 @@ impl EventApplier {
                 self.state.send_modify(|s| s.ended = true);
                 // Forget the finished connection unless a newer one replaced it.
                 if let (Some(manager), Some(live)) = (manager.upgrade(), live.upgrade()) {
-                    let mut map = manager.live.lock().unwrap_or_else(|p| p.into_inner());
-                    if map
-                        .get(&self.id)
-                        .is_some_and(|current| Arc::ptr_eq(current, &live))
                     {
-                        map.remove(&self.id);
+                        let mut map = manager.live.lock().unwrap_or_else(|p| p.into_inner());
+                        if map
+                            .get(&self.id)
+                            .is_some_and(|current| Arc::ptr_eq(current, &live))
+                        {
+                            map.remove(&self.id);
+                        }
                     }
+                    stop_worker(&live).await;
                 }
                 break;
             }
@@ -634,6 +678,7 @@ impl EventApplier {
             )
             .await?;
         self.status = status;
+        self.connected.send_replace(status == Status::Connected);
         self.state.send_modify(|s| {
             s.status = status;
             s.reason = reason.to_owned();
@@ -708,6 +753,60 @@ impl EventApplier {
                 self.store.set_auto_connect(id, false).await?;
                 self.set_status(Status::Disconnected, &reason, LogType::ConnectionError)
                     .await?;
+            }
+            EngineEvent::MessageReceived(message) => {
+                let log = self.store.get_session(id).await?.map(|s| s.settings);
+                let log_content = log.as_ref().is_some_and(|s| s.log_messages);
+                let auto_read = log.as_ref().is_some_and(|s| s.read_incoming_messages);
+                let key = (!message.from_me).then(|| wagate_proto::v1::MessageKey {
+                    id: message.whatsapp_id.clone(),
+                    remote_jid: message.chat.clone(),
+                    participant: if message.chat.ends_with("@g.us") {
+                        message.sender.clone()
+                    } else {
+                        String::new()
+                    },
+                    ..Default::default()
+                });
+                let recorded =
+                    crate::message::inbound::record_message(&self.store, id, log_content, *message)
+                        .await?;
+                if let (true, Some(_), Some(key), Some(live)) =
+                    (auto_read, recorded, key, self.live.upgrade())
+                {
+                    match live.connection.mark_read(std::slice::from_ref(&key)).await {
+                        Ok(()) => {
+                            self.store.mark_inbound_read(id, &[key.id]).await?;
+                        }
+                        Err(err) => {
+                            tracing::debug!(session = id, error = %err, "could not mark a message read")
+                        }
+                    }
+                }
+            }
+            EngineEvent::Receipt {
+                ids,
+                kind,
+                timestamp,
+                ..
+            } => {
+                crate::message::inbound::record_receipt(&self.store, id, &ids, kind, timestamp)
+                    .await?;
+            }
+            EngineEvent::MessageChanged {
+                whatsapp_id,
+                change,
+                timestamp,
+                ..
+            } => {
+                crate::message::inbound::record_change(
+                    &self.store,
+                    id,
+                    &whatsapp_id,
+                    change,
+                    timestamp,
+                )
+                .await?;
             }
             EngineEvent::LoggedOut { reason } => {
                 self.store.set_auto_connect(id, false).await?;

@@ -26,6 +26,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0002_whatsapp_store.sql"),
         postgres: include_str!("../../../migrations/postgres/0002_whatsapp_store.sql"),
     },
+    Migration {
+        version: 3,
+        description: "messages",
+        sqlite: include_str!("../../../migrations/sqlite/0003_messages.sql"),
+        postgres: include_str!("../../../migrations/postgres/0003_messages.sql"),
+    },
 ];
 
 /// Arbitrary constant naming our advisory lock, so replicas starting together

@@ -3,6 +3,8 @@
 //! All SQL of the server lives in this module's files.
 
 mod credentials;
+mod media;
+mod messages;
 mod migrate;
 mod sessions;
 mod sim;
@@ -14,8 +16,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Executor};
 
+pub use media::NewMedia;
+pub use messages::{FilterValue, MessageQuery, NewOutbound, Queued};
 pub use sessions::StatusChange;
-pub use sim::{SimAccountRow, SimDeviceRow};
+pub use sim::{SimAccountRow, SimDeliveryRow, SimDeviceRow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -93,4 +93,140 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// Records a message the network accepted; `None` when the sender's
+    /// account already sent this id (the first time is returned instead).
+    pub async fn insert_sim_delivery(&self, delivery: &SimDeliveryRow) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "INSERT INTO sim_deliveries (message_id, from_jid, to_jid, summary, deliver_time) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (from_jid, message_id) DO NOTHING RETURNING sequence",
+        )
+        .bind(&delivery.message_id)
+        .bind(&delivery.from_jid)
+        .bind(&delivery.to_jid)
+        .bind(&delivery.summary)
+        .bind(delivery.deliver_time)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("sequence")).transpose()?)
+    }
+
+    /// The delivery of `message_id` sent by `from_jid`, if the network accepted it.
+    pub async fn sim_delivery(&self, from_jid: &str, message_id: &str) -> Result<Option<SimDeliveryRow>> {
+        let row = sqlx::query(
+            "SELECT sequence, message_id, from_jid, to_jid, summary, deliver_time FROM sim_deliveries \
+             WHERE from_jid = $1 AND message_id = $2",
+        )
+        .bind(from_jid)
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(delivery_row).transpose()?)
+    }
+
+    /// Who sent `message_id` to `to_jid` (for routing receipts back).
+    pub async fn sim_delivery_to(&self, to_jid: &str, message_id: &str) -> Result<Option<SimDeliveryRow>> {
+        let row = sqlx::query(
+            "SELECT sequence, message_id, from_jid, to_jid, summary, deliver_time FROM sim_deliveries \
+             WHERE to_jid = $1 AND message_id = $2 ORDER BY sequence LIMIT 1",
+        )
+        .bind(to_jid)
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(delivery_row).transpose()?)
+    }
+
+    /// Deliveries in network order after `after_sequence`, optionally from one sender.
+    pub async fn sim_deliveries(
+        &self,
+        from_jid: Option<&str>,
+        after_sequence: i64,
+        limit: i64,
+    ) -> Result<Vec<SimDeliveryRow>> {
+        let rows = sqlx::query(
+            "SELECT sequence, message_id, from_jid, to_jid, summary, deliver_time FROM sim_deliveries \
+             WHERE sequence > $1 AND ($2 = '' OR from_jid = $2) ORDER BY sequence LIMIT $3",
+        )
+        .bind(after_sequence)
+        .bind(from_jid.unwrap_or_default())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(delivery_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn push_sim_mailbox(&self, phone_number: &str, event: &[u8]) -> Result<()> {
+        sqlx::query("INSERT INTO sim_mailbox (phone_number, event, create_time) VALUES ($1, $2, $3)")
+            .bind(phone_number)
+            .bind(event)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes (removes and returns) the account's waiting events, oldest first.
+    pub async fn take_sim_mailbox(&self, phone_number: &str) -> Result<Vec<Vec<u8>>> {
+        let rows = sqlx::query("SELECT id, event FROM sim_mailbox WHERE phone_number = $1 ORDER BY id")
+            .bind(phone_number)
+            .fetch_all(&self.pool)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(Vec::new());
+        };
+        let last: i64 = last.try_get("id")?;
+        sqlx::query("DELETE FROM sim_mailbox WHERE phone_number = $1 AND id <= $2")
+            .bind(phone_number)
+            .bind(last)
+            .execute(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get::<Vec<u8>, _>("event"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    pub async fn insert_sim_media(&self, handle: &str, mime_type: &str, content: &[u8]) -> Result<()> {
+        sqlx::query("INSERT INTO sim_media (handle, mime_type, content, create_time) VALUES ($1, $2, $3, $4)")
+            .bind(handle)
+            .bind(mime_type)
+            .bind(content)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn sim_media(&self, handle: &str) -> Result<Option<(Vec<u8>, String)>> {
+        let row = sqlx::query("SELECT content, mime_type FROM sim_media WHERE handle = $1")
+            .bind(handle)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| Ok::<_, sqlx::Error>((r.try_get("content")?, r.try_get("mime_type")?)))
+            .transpose()?)
+    }
+}
+
+/// One message the simulated network accepted.
+#[derive(Clone, Debug)]
+pub struct SimDeliveryRow {
+    pub sequence: i64,
+    pub message_id: String,
+    pub from_jid: String,
+    pub to_jid: String,
+    pub summary: String,
+    pub deliver_time: i64,
+}
+
+fn delivery_row(r: &sqlx::any::AnyRow) -> Result<SimDeliveryRow, sqlx::Error> {
+    Ok(SimDeliveryRow {
+        sequence: r.try_get("sequence")?,
+        message_id: r.try_get("message_id")?,
+        from_jid: r.try_get("from_jid")?,
+        to_jid: r.try_get("to_jid")?,
+        summary: r.try_get("summary")?,
+        deliver_time: r.try_get("deliver_time")?,
+    })
 }

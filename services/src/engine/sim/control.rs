@@ -6,12 +6,12 @@ use wagate_proto::v1::simulator_service_server::SimulatorService;
 
 use super::network::{Account, Linked};
 use super::{Gate, Network};
-use crate::api::{bearer, decode_page_token, encode_page_token, not_yet, page_size, timestamp};
+use super::network::FaultKind;
+use crate::api::{bearer, decode_page_token, encode_page_token, page_size, timestamp};
+use crate::message::model::normalize_chat;
+use wagate_proto::wagate::simnet::v1::ReceiptKind;
 use crate::error::Error;
 use crate::validate::phone_digits;
-
-const MESSAGES_ISSUE: &str =
-    "the Messages issue (send queue, delivery and receipts on the simulated network)";
 
 pub struct ControlService {
     network: Network,
@@ -156,7 +156,14 @@ impl SimulatorService for ControlService {
         request: Request<pb::InjectInboundMessageRequest>,
     ) -> Result<Response<pb::InjectInboundMessageResponse>, Status> {
         self.check(&request).await?;
-        Err(not_yet("InjectInboundMessage", MESSAGES_ISSUE))
+        let request = request.into_inner();
+        let from = digits("from_phone_number", &request.from_phone_number)?;
+        let to = normalize_chat(&request.to).map_err(|e| Error::invalid_field("to", e))?;
+        if request.text.trim().is_empty() {
+            return Err(Error::invalid_field("text", "is required").into());
+        }
+        let message_id = self.network.phone_send(&from, &to, &request.text).await?;
+        Ok(Response::new(pb::InjectInboundMessageResponse { message_id }))
     }
 
     async fn inject_receipt(
@@ -164,7 +171,21 @@ impl SimulatorService for ControlService {
         request: Request<pb::InjectReceiptRequest>,
     ) -> Result<Response<pb::InjectReceiptResponse>, Status> {
         self.check(&request).await?;
-        Err(not_yet("InjectReceipt", MESSAGES_ISSUE))
+        let request = request.into_inner();
+        let number = digits("phone_number", &request.phone_number)?;
+        if request.message_id.is_empty() {
+            return Err(Error::invalid_field("message_id", "is required").into());
+        }
+        let kind = match pb::ReceiptType::try_from(request.r#type) {
+            Ok(pb::ReceiptType::Delivered) => ReceiptKind::Delivered,
+            Ok(pb::ReceiptType::Read) => ReceiptKind::Read,
+            Ok(pb::ReceiptType::Played) => ReceiptKind::Played,
+            _ => return Err(Error::invalid_field("type", "is required: DELIVERED, READ or PLAYED").into()),
+        };
+        self.network
+            .phone_receipt(&number, &request.message_id, kind)
+            .await?;
+        Ok(Response::new(pb::InjectReceiptResponse {}))
     }
 
     async fn inject_disconnect(
@@ -207,7 +228,27 @@ impl SimulatorService for ControlService {
         request: Request<pb::InjectFaultRequest>,
     ) -> Result<Response<pb::InjectFaultResponse>, Status> {
         self.check(&request).await?;
-        Err(not_yet("InjectFault", MESSAGES_ISSUE))
+        let request = request.into_inner();
+        let number = digits("phone_number", &request.phone_number)?;
+        let count = u32::try_from(request.count)
+            .map_err(|_| Error::invalid_field("count", "must not be negative"))?;
+        let kind = match pb::FaultType::try_from(request.r#type) {
+            Ok(pb::FaultType::SendFailure) => Some(FaultKind::TransientFailure),
+            Ok(pb::FaultType::PermanentFailure) => Some(FaultKind::PermanentFailure),
+            Ok(pb::FaultType::DisconnectOnSend) => Some(FaultKind::DisconnectOnSend),
+            Ok(pb::FaultType::Latency) => {
+                let latency = request
+                    .latency
+                    .and_then(|d| std::time::Duration::try_from(d).ok())
+                    .filter(|d| !d.is_zero() && *d <= std::time::Duration::from_secs(60))
+                    .ok_or_else(|| Error::invalid_field("latency", "a LATENCY fault needs a latency above 0 and at most 60 s"))?;
+                Some(FaultKind::Latency(latency))
+            }
+            Ok(pb::FaultType::Clear) => None,
+            _ => return Err(Error::invalid_field("type", "is required").into()),
+        };
+        self.network.inject_fault(&number, kind, count)?;
+        Ok(Response::new(pb::InjectFaultResponse {}))
     }
 
     async fn list_deliveries(
@@ -215,6 +256,28 @@ impl SimulatorService for ControlService {
         request: Request<pb::ListDeliveriesRequest>,
     ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
         self.check(&request).await?;
-        Err(not_yet("ListDeliveries", MESSAGES_ISSUE))
+        let request = request.into_inner();
+        let from = match request.from_phone_number.as_str() {
+            "" => None,
+            number => Some(digits("from_phone_number", number)?),
+        };
+        let limit = page_size(request.page_size, 1000, 10_000)?;
+        let after = decode_page_token(&request.page_token)?.unwrap_or(0);
+        let rows = self.network.deliveries(from.as_deref(), after, limit).await?;
+        let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.sequence)).flatten();
+        Ok(Response::new(pb::ListDeliveriesResponse {
+            deliveries: rows
+                .into_iter()
+                .map(|row| pb::Delivery {
+                    sequence: row.sequence,
+                    message_id: row.message_id,
+                    from_jid: row.from_jid,
+                    to_jid: row.to_jid,
+                    summary: row.summary,
+                    deliver_time: Some(timestamp(row.deliver_time)),
+                })
+                .collect(),
+            next_page_token: encode_page_token(next),
+        }))
     }
 }

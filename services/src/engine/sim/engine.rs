@@ -15,7 +15,11 @@ use tokio_util::sync::CancellationToken;
 use wagate_proto::wagate::simnet::v1 as pb;
 
 use super::SimNetwork;
-use crate::engine::{Connection, Engine, EngineEvent, OpenOptions, PairCode};
+use crate::engine::{
+    Connection, Engine, EngineEvent, InboundMessage, MediaBlob, MessageChange, OpenOptions,
+    OutgoingMessage, PairCode, ReceiptKind, SendLookup, not_connected,
+};
+use wagate_proto::v1 as api;
 use crate::error::{Code, Error, Reason, Result};
 use crate::session::model::{LinkedUser, SessionId};
 use crate::store::Store;
@@ -74,7 +78,9 @@ impl Engine for SimEngine {
     ) -> Result<Box<dyn Connection>> {
         let cancel = CancellationToken::new();
         let linking_id = Arc::new(Mutex::new(None));
+        let online = Arc::new(Mutex::new(None));
         let device = DeviceTask {
+            online: online.clone(),
             session,
             network: self.network.clone(),
             store: self.store.clone(),
@@ -88,6 +94,7 @@ impl Engine for SimEngine {
             cancel,
             task: tokio::sync::Mutex::new(Some(task)),
             linking_id,
+            online,
         }))
     }
 
@@ -117,6 +124,74 @@ struct SimConnection {
     cancel: CancellationToken,
     task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     linking_id: Arc<Mutex<Option<String>>>,
+    /// The device's credentials while it is logged in.
+    online: Arc<Mutex<Option<pb::DeviceCredentials>>>,
+}
+
+/// Media content in a network message points at the network's media store.
+const MEDIA_URI_PREFIX: &str = "simnet-media:";
+
+impl SimConnection {
+    fn credentials(&self, what: &str) -> Result<pb::DeviceCredentials> {
+        self.online
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| not_connected(what))
+    }
+
+    /// The content as the network carries it: media uploaded, sources replaced by handles.
+    async fn network_content(
+        &self,
+        credentials: &pb::DeviceCredentials,
+        message: &OutgoingMessage,
+    ) -> Result<api::Message> {
+        use api::message::Content;
+        let mut content = message.content.clone();
+        if let Some(blob) = &message.media {
+            let handle = self
+                .network
+                .upload_media(pb::UploadMediaRequest {
+                    credentials: Some(credentials.clone()),
+                    content: blob.bytes.to_vec(),
+                    mime_type: blob.mime_type.clone(),
+                })
+                .await?;
+            let source = Some(api::MediaSource {
+                source: Some(api::media_source::Source::Uri(format!(
+                    "{MEDIA_URI_PREFIX}{handle}"
+                ))),
+            });
+            let size = blob.bytes.len() as i64;
+            let mime = blob.mime_type.clone();
+            match &mut content {
+                Content::Image(c) => (c.source, c.size_bytes, c.mime_type) = (source, size, mime),
+                Content::Video(c) => (c.source, c.size_bytes, c.mime_type) = (source, size, mime),
+                Content::Audio(c) => (c.source, c.size_bytes, c.mime_type) = (source, size, mime),
+                Content::Document(c) => {
+                    (c.source, c.size_bytes, c.mime_type) = (source, size, mime);
+                    if c.file_name.is_empty() {
+                        c.file_name = blob.file_name.clone();
+                    }
+                }
+                Content::Sticker(c) => (c.source, c.size_bytes) = (source, size),
+                _ => {}
+            }
+        }
+        Ok(api::Message {
+            content: Some(content),
+            reply_to: message.reply_to.as_ref().map(|q| api::MessageReference {
+                target: Some(api::message_reference::Target::Key(q.key.clone())),
+            }),
+            mentions: message.mentions.clone(),
+            view_once: message.view_once,
+            ..Default::default()
+        })
+    }
+
+    async fn send_request(&self, request: pb::SendMessageRequest) -> Result<SystemTime> {
+        self.network.send_message(request).await
+    }
 }
 
 #[async_trait]
@@ -136,6 +211,109 @@ impl Connection for SimConnection {
         self.network.request_pair_code(&id, phone_digits).await
     }
 
+    async fn send_message(&self, message: &OutgoingMessage) -> Result<SystemTime> {
+        let credentials = self.credentials("send a message")?;
+        let content = self.network_content(&credentials, message).await?;
+        self.send_request(pb::SendMessageRequest {
+            credentials: Some(credentials),
+            id: message.whatsapp_id.clone(),
+            chat: message.chat.clone(),
+            content: Some(content),
+            edit_of: String::new(),
+            revoke_of: String::new(),
+        })
+        .await
+    }
+
+    async fn lookup_sent(&self, _chat: &str, whatsapp_id: &str) -> Result<SendLookup> {
+        let credentials = self.credentials("look up a message")?;
+        Ok(
+            match self.network.lookup_message(&credentials, whatsapp_id).await? {
+                Some(time) => SendLookup::Accepted(time),
+                None => SendLookup::NotAccepted,
+            },
+        )
+    }
+
+    async fn edit_message(&self, chat: &str, whatsapp_id: &str, new_text: &str) -> Result<()> {
+        let credentials = self.credentials("edit a message")?;
+        self.send_request(pb::SendMessageRequest {
+            credentials: Some(credentials),
+            id: super::network::new_message_id(),
+            chat: chat.to_owned(),
+            content: Some(api::Message {
+                content: Some(api::message::Content::Text(new_text.to_owned())),
+                ..Default::default()
+            }),
+            edit_of: whatsapp_id.to_owned(),
+            revoke_of: String::new(),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn revoke_message(&self, chat: &str, key: &api::MessageKey) -> Result<()> {
+        let credentials = self.credentials("delete a message")?;
+        self.send_request(pb::SendMessageRequest {
+            credentials: Some(credentials),
+            id: super::network::new_message_id(),
+            chat: chat.to_owned(),
+            content: None,
+            edit_of: String::new(),
+            revoke_of: key.id.clone(),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn mark_read(&self, keys: &[api::MessageKey]) -> Result<()> {
+        let credentials = self.credentials("mark messages read")?;
+        let mut by_chat: Vec<(String, String, Vec<String>)> = Vec::new();
+        for key in keys {
+            match by_chat
+                .iter_mut()
+                .find(|(chat, participant, _)| *chat == key.remote_jid && *participant == key.participant)
+            {
+                Some((_, _, ids)) => ids.push(key.id.clone()),
+                None => by_chat.push((key.remote_jid.clone(), key.participant.clone(), vec![key.id.clone()])),
+            }
+        }
+        for (chat, participant, ids) in by_chat {
+            self.network
+                .send_receipt(pb::SendReceiptRequest {
+                    credentials: Some(credentials.clone()),
+                    chat,
+                    participant,
+                    ids,
+                    kind: pb::ReceiptKind::Read as i32,
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn send_presence(&self, presence: api::PresenceState, chat: Option<&str>) -> Result<()> {
+        let credentials = self.credentials("send a presence")?;
+        self.network
+            .send_presence(pb::SendPresenceRequest {
+                credentials: Some(credentials),
+                presence: presence as i32,
+                chat: chat.unwrap_or_default().to_owned(),
+            })
+            .await
+    }
+
+    async fn download_media(&self, media_ref: &str) -> Result<MediaBlob> {
+        let credentials = self.credentials("download media")?;
+        let handle = media_ref.strip_prefix(MEDIA_URI_PREFIX).unwrap_or(media_ref);
+        let (bytes, mime_type) = self.network.download_media(&credentials, handle).await?;
+        Ok(MediaBlob {
+            bytes: bytes.into(),
+            mime_type,
+            file_name: String::new(),
+        })
+    }
+
     async fn close(&self) {
         self.cancel.cancel();
         if let Some(task) = self.task.lock().await.take() {
@@ -151,6 +329,7 @@ struct DeviceTask {
     events: mpsc::Sender<EngineEvent>,
     cancel: CancellationToken,
     linking_id: Arc<Mutex<Option<String>>>,
+    online: Arc<Mutex<Option<pb::DeviceCredentials>>>,
 }
 
 /// Why a connection attempt ended.
@@ -221,7 +400,7 @@ impl DeviceTask {
                 };
             }
         };
-        let mut stream = match self.network.attach(credentials).await {
+        let mut stream = match self.network.attach(credentials.clone()).await {
             Ok(stream) => stream,
             Err(err) => {
                 return Ended::Retry {
@@ -255,6 +434,8 @@ impl DeviceTask {
                     let Some(credentials) = paired.credentials else {
                         continue;
                     };
+                    *self.online.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(credentials.clone());
                     let stored = StoredCredentials {
                         device_jid: credentials.device_jid.clone(),
                         secret: credentials.secret,
@@ -275,6 +456,9 @@ impl DeviceTask {
                 E::Connected(c) => {
                     connected = true;
                     *failures = 0;
+                    if credentials.is_some() {
+                        *self.online.lock().unwrap_or_else(|p| p.into_inner()) = credentials.clone();
+                    }
                     EngineEvent::Connected {
                         user: linked_user(&c.device_jid, c.account.as_ref()),
                     }
@@ -293,16 +477,91 @@ impl DeviceTask {
                     .await;
                     return Ended::Stop;
                 }
+                E::Message(message) => inbound_event(*message),
+                E::Receipt(receipt) => receipt_event(receipt),
             };
             if !self.emit(mapped).await {
                 return Ended::Stop;
             }
         }
         *self.linking_id.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.online.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ended::Retry {
             reason: "the connection to the simulated network closed".into(),
             was_connected: connected,
         }
+    }
+}
+
+fn time_of(timestamp: Option<prost_types::Timestamp>) -> SystemTime {
+    timestamp
+        .and_then(|t| SystemTime::try_from(t).ok())
+        .unwrap_or_else(SystemTime::now)
+}
+
+fn inbound_event(message: pb::InboundMessage) -> EngineEvent {
+    let timestamp = time_of(message.timestamp);
+    if !message.revoke_of.is_empty() || !message.edit_of.is_empty() {
+        let (whatsapp_id, change) = if message.revoke_of.is_empty() {
+            let new_body = message
+                .content
+                .as_ref()
+                .map(crate::message::model::body_of)
+                .unwrap_or_default();
+            (message.edit_of, MessageChange::Edited { new_body })
+        } else {
+            (message.revoke_of, MessageChange::Revoked)
+        };
+        return EngineEvent::MessageChanged {
+            chat: message.chat,
+            whatsapp_id,
+            change,
+            timestamp,
+        };
+    }
+    let media_ref = message
+        .content
+        .as_ref()
+        .and_then(crate::message::model::media_source)
+        .and_then(|source| match source.source {
+            Some(api::media_source::Source::Uri(uri)) if uri.starts_with(MEDIA_URI_PREFIX) => {
+                Some(uri)
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
+    let body = message
+        .content
+        .as_ref()
+        .map(crate::message::model::body_of)
+        .unwrap_or_default();
+    EngineEvent::MessageReceived(Box::new(InboundMessage {
+        whatsapp_id: message.id,
+        chat: message.chat,
+        sender: message.sender,
+        sender_phone_number: message.sender_phone_number,
+        sender_lid: message.sender_lid,
+        push_name: message.push_name,
+        from_me: message.from_me,
+        timestamp,
+        message: message.content,
+        body,
+        media_ref,
+    }))
+}
+
+fn receipt_event(receipt: pb::Receipt) -> EngineEvent {
+    let kind = match pb::ReceiptKind::try_from(receipt.kind) {
+        Ok(pb::ReceiptKind::Read) => ReceiptKind::Read,
+        Ok(pb::ReceiptKind::Played) => ReceiptKind::Played,
+        _ => ReceiptKind::Delivered,
+    };
+    EngineEvent::Receipt {
+        chat: receipt.chat,
+        ids: receipt.ids,
+        kind,
+        from: receipt.from,
+        timestamp: time_of(receipt.timestamp),
     }
 }
 

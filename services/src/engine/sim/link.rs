@@ -70,4 +70,70 @@ impl SimNetworkService for LinkService {
         self.network.logout(&credentials).await?;
         Ok(Response::new(pb::LogoutResponse {}))
     }
+
+    async fn send_message(
+        &self,
+        request: Request<pb::SendMessageRequest>,
+    ) -> Result<Response<pb::SendMessageResponse>, Status> {
+        self.gate.check(bearer(request.metadata())).await?;
+        let time = self.network.device_send(request.into_inner()).await?;
+        Ok(Response::new(pb::SendMessageResponse {
+            timestamp: Some(time.into()),
+        }))
+    }
+
+    async fn lookup_message(
+        &self,
+        request: Request<pb::LookupMessageRequest>,
+    ) -> Result<Response<pb::LookupMessageResponse>, Status> {
+        self.gate.check(bearer(request.metadata())).await?;
+        let request = request.into_inner();
+        let credentials = request.credentials.unwrap_or_default();
+        let time = self.network.device_lookup(&credentials, &request.id).await?;
+        Ok(Response::new(pb::LookupMessageResponse {
+            accepted: time.is_some(),
+            timestamp: time.map(Into::into),
+        }))
+    }
+
+    async fn send_receipt(
+        &self,
+        request: Request<pb::SendReceiptRequest>,
+    ) -> Result<Response<pb::SendReceiptResponse>, Status> {
+        self.gate.check(bearer(request.metadata())).await?;
+        self.network.device_receipt(request.into_inner()).await?;
+        Ok(Response::new(pb::SendReceiptResponse {}))
+    }
+
+    async fn send_presence(
+        &self,
+        request: Request<pb::SendPresenceRequest>,
+    ) -> Result<Response<pb::SendPresenceResponse>, Status> {
+        self.gate.check(bearer(request.metadata())).await?;
+        self.network.device_presence(request.into_inner()).await?;
+        Ok(Response::new(pb::SendPresenceResponse {}))
+    }
+
+    async fn upload_media(
+        &self,
+        request: Request<pb::UploadMediaRequest>,
+    ) -> Result<Response<pb::UploadMediaResponse>, Status> {
+        self.gate.check(bearer(request.metadata())).await?;
+        let handle = self.network.device_upload(request.into_inner()).await?;
+        Ok(Response::new(pb::UploadMediaResponse { handle }))
+    }
+
+    async fn download_media(
+        &self,
+        request: Request<pb::DownloadMediaRequest>,
+    ) -> Result<Response<pb::DownloadMediaResponse>, Status> {
+        self.gate.check(bearer(request.metadata())).await?;
+        let request = request.into_inner();
+        let credentials = request.credentials.unwrap_or_default();
+        let (content, mime_type) = self
+            .network
+            .device_download(&credentials, &request.handle)
+            .await?;
+        Ok(Response::new(pb::DownloadMediaResponse { content, mime_type }))
+    }
 }

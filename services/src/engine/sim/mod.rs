@@ -9,6 +9,7 @@ pub mod network;
 pub mod remote;
 
 use std::pin::Pin;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use futures::Stream;
@@ -33,6 +34,26 @@ pub trait SimNetwork: Send + Sync + 'static {
     async fn request_pair_code(&self, connection_id: &str, digits: &str) -> Result<PairCode>;
     /// Unlinks the device.
     async fn logout(&self, credentials: &pb::DeviceCredentials) -> Result<()>;
+    /// Sends a message; returns the server's acknowledgement time.
+    async fn send_message(&self, request: pb::SendMessageRequest) -> Result<SystemTime>;
+    /// When the network accepted the device account's message `id`, if it did.
+    async fn lookup_message(
+        &self,
+        credentials: &pb::DeviceCredentials,
+        id: &str,
+    ) -> Result<Option<SystemTime>>;
+    /// Read or played receipts for received messages.
+    async fn send_receipt(&self, request: pb::SendReceiptRequest) -> Result<()>;
+    /// A presence update.
+    async fn send_presence(&self, request: pb::SendPresenceRequest) -> Result<()>;
+    /// Stores media; returns its handle.
+    async fn upload_media(&self, request: pb::UploadMediaRequest) -> Result<String>;
+    /// Fetches media by handle: bytes and MIME type.
+    async fn download_media(
+        &self,
+        credentials: &pb::DeviceCredentials,
+        handle: &str,
+    ) -> Result<(Vec<u8>, String)>;
 }
 
 /// Who may call the simulator's services.

@@ -1,5 +1,7 @@
 //! The network of a `wagate simulator` process, reached over gRPC.
 
+use std::time::SystemTime;
+
 use async_trait::async_trait;
 use futures::StreamExt;
 use tonic::transport::{Channel, Endpoint};
@@ -93,5 +95,89 @@ impl SimNetwork for RemoteNetwork {
             .await
             .map_err(|s| status_to_error(&s))?;
         Ok(())
+    }
+
+    async fn send_message(&self, request: pb::SendMessageRequest) -> Result<SystemTime> {
+        let response = self
+            .client
+            .clone()
+            .send_message(self.request(request))
+            .await
+            .map_err(|s| status_to_error(&s))?
+            .into_inner();
+        Ok(response
+            .timestamp
+            .and_then(|t| SystemTime::try_from(t).ok())
+            .unwrap_or_else(SystemTime::now))
+    }
+
+    async fn lookup_message(
+        &self,
+        credentials: &pb::DeviceCredentials,
+        id: &str,
+    ) -> Result<Option<SystemTime>> {
+        let response = self
+            .client
+            .clone()
+            .lookup_message(self.request(pb::LookupMessageRequest {
+                credentials: Some(credentials.clone()),
+                id: id.to_owned(),
+            }))
+            .await
+            .map_err(|s| status_to_error(&s))?
+            .into_inner();
+        Ok(response.accepted.then(|| {
+            response
+                .timestamp
+                .and_then(|t| SystemTime::try_from(t).ok())
+                .unwrap_or_else(SystemTime::now)
+        }))
+    }
+
+    async fn send_receipt(&self, request: pb::SendReceiptRequest) -> Result<()> {
+        self.client
+            .clone()
+            .send_receipt(self.request(request))
+            .await
+            .map_err(|s| status_to_error(&s))?;
+        Ok(())
+    }
+
+    async fn send_presence(&self, request: pb::SendPresenceRequest) -> Result<()> {
+        self.client
+            .clone()
+            .send_presence(self.request(request))
+            .await
+            .map_err(|s| status_to_error(&s))?;
+        Ok(())
+    }
+
+    async fn upload_media(&self, request: pb::UploadMediaRequest) -> Result<String> {
+        Ok(self
+            .client
+            .clone()
+            .upload_media(self.request(request))
+            .await
+            .map_err(|s| status_to_error(&s))?
+            .into_inner()
+            .handle)
+    }
+
+    async fn download_media(
+        &self,
+        credentials: &pb::DeviceCredentials,
+        handle: &str,
+    ) -> Result<(Vec<u8>, String)> {
+        let response = self
+            .client
+            .clone()
+            .download_media(self.request(pb::DownloadMediaRequest {
+                credentials: Some(credentials.clone()),
+                handle: handle.to_owned(),
+            }))
+            .await
+            .map_err(|s| status_to_error(&s))?
+            .into_inner();
+        Ok((response.content, response.mime_type))
     }
 }

@@ -10,7 +10,7 @@ use crate::engine::EngineEvent;
 use crate::session::model::LinkedUser;
 
 /// What one library event means for the session.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum Mapped {
     /// Report this event.
     Report(EngineEvent),

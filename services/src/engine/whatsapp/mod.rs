@@ -7,6 +7,7 @@
 
 pub mod conformance;
 pub mod events;
+pub mod messaging;
 pub mod pg;
 pub mod proxy;
 
@@ -29,7 +30,10 @@ use whatsapp_rust::wacore::store::DevicePropsOverride;
 
 use self::events::{Mapped, Terminal, linked_user};
 use self::proxy::{ProxyConfig, WaTransportFactory};
-use crate::engine::{Connection, Engine, EngineEvent, OpenOptions, PairCode, Resources};
+use crate::engine::{
+    Connection, Engine, EngineEvent, MediaBlob, OpenOptions, OutgoingMessage, PairCode, Resources,
+};
+use wagate_proto::v1::{MessageKey, PresenceState};
 use crate::error::{Code, Error, Reason, Result};
 use crate::session::model::{LinkedUser, SessionId};
 
@@ -418,6 +422,30 @@ impl Connection for WaConnection {
         }
         self.client.logout().await;
         Ok(())
+    }
+
+    async fn send_message(&self, message: &OutgoingMessage) -> Result<SystemTime> {
+        messaging::send(&self.client, message).await
+    }
+
+    async fn edit_message(&self, chat: &str, whatsapp_id: &str, new_text: &str) -> Result<()> {
+        messaging::edit(&self.client, chat, whatsapp_id, new_text).await
+    }
+
+    async fn revoke_message(&self, chat: &str, key: &MessageKey) -> Result<()> {
+        messaging::revoke(&self.client, chat, key).await
+    }
+
+    async fn mark_read(&self, keys: &[MessageKey]) -> Result<()> {
+        messaging::mark_read(&self.client, keys).await
+    }
+
+    async fn send_presence(&self, presence: PresenceState, chat: Option<&str>) -> Result<()> {
+        messaging::send_presence(&self.client, presence, chat).await
+    }
+
+    async fn download_media(&self, media_ref: &str) -> Result<MediaBlob> {
+        messaging::download_media(&self.client, media_ref).await
     }
 
     async fn close(&self) {

@@ -2,6 +2,8 @@
 //! them, QR and pair-code linking, and the live device connections. Accounts
 //! and links are stored so they survive a restart, as they do on WhatsApp.
 
+mod messaging;
+
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,8 @@ use crate::error::{Error, Result};
 use crate::store::{SimAccountRow, SimDeviceRow, Store, now_ms};
 
 /// WhatsApp's pair-code alphabet (no 0, O, I, U to avoid confusion).
+pub use messaging::{FaultKind, new_message_id};
+
 const PAIR_CODE_ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTVWXYZ";
 const CONNECTION_BUFFER: usize = 32;
 
@@ -85,6 +89,7 @@ struct State {
     pair_codes: HashMap<String, PendingPair>,
     next_seq: i64,
     next_conn: u64,
+    faults: HashMap<String, Vec<messaging::Fault>>,
 }
 
 impl State {
@@ -540,10 +545,16 @@ impl SimNetwork for Network {
                     connected,
                 ))));
                 // A second login of the same device replaces the first, as on WhatsApp.
-                state
-                    .online
-                    .insert(credentials.device_jid.clone(), Online { conn_id, tx });
+                let digits = device.digits.clone();
+                state.online.insert(
+                    credentials.device_jid.clone(),
+                    Online {
+                        conn_id,
+                        tx: tx.clone(),
+                    },
+                );
                 drop(state);
+                self.drain_mailbox(digits, tx);
                 Ok(Box::pin(GuardedStream {
                     rx,
                     _guard: self.guard(conn_id, Some(credentials.device_jid)),
@@ -596,6 +607,38 @@ impl SimNetwork for Network {
         }
         self.remove_device(&credentials.device_jid, "logged out by the session")
             .await
+    }
+
+    async fn send_message(&self, request: pb::SendMessageRequest) -> Result<SystemTime> {
+        self.device_send(request).await
+    }
+
+    async fn lookup_message(
+        &self,
+        credentials: &pb::DeviceCredentials,
+        id: &str,
+    ) -> Result<Option<SystemTime>> {
+        self.device_lookup(credentials, id).await
+    }
+
+    async fn send_receipt(&self, request: pb::SendReceiptRequest) -> Result<()> {
+        self.device_receipt(request).await
+    }
+
+    async fn send_presence(&self, request: pb::SendPresenceRequest) -> Result<()> {
+        self.device_presence(request).await
+    }
+
+    async fn upload_media(&self, request: pb::UploadMediaRequest) -> Result<String> {
+        self.device_upload(request).await
+    }
+
+    async fn download_media(
+        &self,
+        credentials: &pb::DeviceCredentials,
+        handle: &str,
+    ) -> Result<(Vec<u8>, String)> {
+        self.device_download(credentials, handle).await
     }
 }
 

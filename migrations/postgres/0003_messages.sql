@@ -1,0 +1,89 @@
+-- Messages: the outbound queue and the history of sent and received messages,
+-- media held for sending or downloading, and the simulated network's delivery
+-- record, mailboxes and media. Enum columns hold the wagate.v1 proto numbers;
+-- times are Unix milliseconds.
+
+CREATE TABLE messages (
+    id              BIGSERIAL PRIMARY KEY,
+    session_id      BIGINT  NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    direction       BIGINT  NOT NULL,
+    chat            TEXT    NOT NULL,
+    chat_type       BIGINT  NOT NULL,
+    sender          TEXT    NOT NULL DEFAULT '',
+    sender_pn       TEXT    NOT NULL DEFAULT '',
+    sender_lid      TEXT    NOT NULL DEFAULT '',
+    push_name       TEXT    NOT NULL DEFAULT '',
+    whatsapp_id     TEXT    NOT NULL DEFAULT '',
+    kind            TEXT    NOT NULL,
+    body            TEXT    NOT NULL DEFAULT '',
+    -- Encoded wagate.v1.Message holding content and modifiers; NULL once the
+    -- content is dropped (log_messages = false, or deleted for everyone).
+    payload         BYTEA,
+    -- The engine's reference to the media of a received message (for download).
+    media_ref       TEXT    NOT NULL DEFAULT '',
+    status          BIGINT  NOT NULL,
+    error_code      BIGINT  NOT NULL DEFAULT 0,
+    error_message   TEXT    NOT NULL DEFAULT '',
+    error_reason    TEXT    NOT NULL DEFAULT '',
+    attempt_count   BIGINT  NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT  NOT NULL DEFAULT 0,
+    request_id      TEXT,
+    request_hash    TEXT,
+    create_time     BIGINT  NOT NULL,
+    send_time       BIGINT,
+    deliver_time    BIGINT,
+    read_time       BIGINT,
+    play_time       BIGINT,
+    edit_time       BIGINT,
+    delete_time     BIGINT,
+    update_time     BIGINT  NOT NULL
+);
+CREATE UNIQUE INDEX messages_request ON messages (session_id, request_id);
+CREATE INDEX messages_history ON messages (session_id, create_time, id);
+CREATE UNIQUE INDEX messages_whatsapp ON messages (session_id, whatsapp_id, direction)
+    WHERE whatsapp_id <> '';
+-- The queue: outbound messages not yet settled (QUEUED = 1, IN_PROGRESS = 2).
+CREATE INDEX messages_queue ON messages (session_id, id) WHERE status IN (1, 2);
+
+CREATE TABLE media (
+    id          BIGSERIAL PRIMARY KEY,
+    session_id  BIGINT  NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    -- Random, unguessable: the public URL is /media/<token>.
+    token       TEXT    NOT NULL UNIQUE,
+    mime_type   TEXT    NOT NULL,
+    file_name   TEXT    NOT NULL DEFAULT '',
+    size_bytes  BIGINT  NOT NULL,
+    sha256      TEXT    NOT NULL,
+    message_id  BIGINT,
+    content     BYTEA   NOT NULL,
+    create_time BIGINT  NOT NULL,
+    expire_time BIGINT  NOT NULL
+);
+CREATE INDEX media_expiry ON media (expire_time);
+
+CREATE TABLE sim_deliveries (
+    sequence     BIGSERIAL PRIMARY KEY,
+    message_id   TEXT    NOT NULL,
+    from_jid     TEXT    NOT NULL,
+    to_jid       TEXT    NOT NULL,
+    summary      TEXT    NOT NULL,
+    deliver_time BIGINT  NOT NULL,
+    UNIQUE (from_jid, message_id)
+);
+
+-- Events for an account none of whose linked devices is online; handed to the
+-- first device that connects.
+CREATE TABLE sim_mailbox (
+    id           BIGSERIAL PRIMARY KEY,
+    phone_number TEXT    NOT NULL REFERENCES sim_accounts (phone_number) ON DELETE CASCADE,
+    event        BYTEA   NOT NULL,
+    create_time  BIGINT  NOT NULL
+);
+CREATE INDEX sim_mailbox_account ON sim_mailbox (phone_number, id);
+
+CREATE TABLE sim_media (
+    handle      TEXT    PRIMARY KEY,
+    mime_type   TEXT    NOT NULL,
+    content     BYTEA   NOT NULL,
+    create_time BIGINT  NOT NULL
+);

@@ -1,0 +1,108 @@
+//! What the engine reports about messages, recorded in the store: received
+//! messages (content only when the session logs it), receipts, and edits and
+//! deletions by the author.
+
+use std::time::SystemTime;
+
+use super::model::{Direction, MessageRecord, Status, body_of, kind_of, replace_text};
+use crate::engine::{InboundMessage, MessageChange, ReceiptKind};
+use crate::error::Result;
+use crate::session::model::SessionId;
+use crate::store::Store;
+
+fn ms(time: SystemTime) -> i64 {
+    crate::api::system_time_ms(time)
+}
+
+/// Records a received message; `None` when it was recorded before (WhatsApp
+/// may deliver a message again after a reconnect).
+pub async fn record_message(
+    store: &Store,
+    session: SessionId,
+    log_content: bool,
+    message: InboundMessage,
+) -> Result<Option<i64>> {
+    let kind = message
+        .message
+        .as_ref()
+        .and_then(|m| m.content.as_ref())
+        .map(kind_of)
+        .unwrap_or("unknown");
+    let body = match &message.message {
+        Some(m) if message.body.is_empty() => body_of(m),
+        _ => message.body.clone(),
+    };
+    let direction = if message.from_me {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
+    };
+    let now = crate::store::now_ms();
+    let record = MessageRecord {
+        id: 0,
+        session_id: session,
+        direction,
+        chat: message.chat,
+        sender: message.sender,
+        sender_pn: message.sender_phone_number,
+        sender_lid: message.sender_lid,
+        push_name: message.push_name,
+        whatsapp_id: message.whatsapp_id,
+        kind: kind.to_owned(),
+        body: if log_content { body } else { String::new() },
+        payload: if log_content { message.message } else { None },
+        media_ref: message.media_ref,
+        // A message sent from the phone is already on WhatsApp.
+        status: if message.from_me { Status::Sent } else { Status::Received },
+        error: None,
+        attempt_count: 0,
+        next_attempt_at: 0,
+        create_time: now,
+        send_time: Some(ms(message.timestamp)),
+        deliver_time: None,
+        read_time: None,
+        play_time: None,
+        edit_time: None,
+        delete_time: None,
+        update_time: now,
+    };
+    store.insert_inbound(&record).await
+}
+
+pub async fn record_receipt(
+    store: &Store,
+    session: SessionId,
+    ids: &[String],
+    kind: ReceiptKind,
+    time: SystemTime,
+) -> Result<u64> {
+    let status = match kind {
+        ReceiptKind::Delivered => Status::Delivered,
+        ReceiptKind::Read => Status::Read,
+        ReceiptKind::Played => Status::Played,
+    };
+    store.apply_receipt(session, ids, status, ms(time)).await
+}
+
+pub async fn record_change(
+    store: &Store,
+    session: SessionId,
+    whatsapp_id: &str,
+    change: MessageChange,
+    time: SystemTime,
+) -> Result<()> {
+    let Some(record) = store.find_message(session, whatsapp_id).await? else {
+        return Ok(());
+    };
+    match change {
+        MessageChange::Edited { new_body } => {
+            let payload = record.payload.clone().map(|mut payload| {
+                replace_text(&mut payload, &new_body);
+                payload
+            });
+            let body = if record.payload.is_some() { new_body } else { String::new() };
+            store.record_edit(record.id, &body, payload.as_ref(), ms(time)).await
+        }
+        MessageChange::Revoked => store.record_delete(record.id, ms(time)).await,
+    }
+}

@@ -1,0 +1,62 @@
+//! The HTTP listener of `wagate serve` (`WAGATE_HTTP_ADDR`): media URLs
+//! (`/media/<token>`, served once the store is up) and the in-process REST
+//! gateway.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
+
+/// The media routes, available once the store is ready.
+#[derive(Clone, Default)]
+pub struct MediaSlot(Arc<OnceLock<Router>>);
+
+impl MediaSlot {
+    pub fn set(&self, router: Router) {
+        let _ = self.0.set(router);
+    }
+}
+
+async fn media(slot: MediaSlot, request: Request<Body>) -> Response {
+    match slot.0.get() {
+        Some(router) => match router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
+        None => (StatusCode::SERVICE_UNAVAILABLE, "wagate is starting").into_response(),
+    }
+}
+
+/// Serves until `shutdown`. `gateway` is the REST gateway's router, when it
+/// runs in-process.
+pub fn serve(
+    listener: TcpListener,
+    slot: MediaSlot,
+    gateway: Option<Router>,
+    shutdown: CancellationToken,
+) {
+    let media_slot = slot.clone();
+    let mut app = Router::new().route(
+        "/media/{token}",
+        get(move |request: Request<Body>| media(media_slot.clone(), request)),
+    );
+    // The in-process REST gateway is merged here.
+    if let Some(gateway) = gateway {
+        app = app.merge(gateway);
+    }
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(err) = served {
+            tracing::warn!(error = %err, "HTTP server stopped");
+        }
+    });
+}

@@ -1,0 +1,534 @@
+//! SQL for messages: the outbound queue (accepted in group-committed batches),
+//! status changes from the worker and from receipts, inbound messages, history
+//! queries.
+
+use prost::Message as _;
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use wagate_proto::v1 as pb;
+
+use super::{Store, now_ms};
+use crate::error::Result;
+use crate::message::model::{Direction, Failure, MessageRecord, Status};
+use crate::session::model::SessionId;
+
+const COLUMNS: &str = "id, session_id, direction, chat, sender, sender_pn, sender_lid, push_name, \
+    whatsapp_id, kind, body, payload, media_ref, status, error_code, error_message, error_reason, \
+    attempt_count, next_attempt_at, create_time, send_time, deliver_time, read_time, play_time, \
+    edit_time, delete_time, update_time";
+
+const QUEUED: i64 = Status::Queued as i64;
+const IN_PROGRESS: i64 = Status::InProgress as i64;
+const SENT: i64 = Status::Sent as i64;
+const PLAYED: i64 = Status::Played as i64;
+const FAILED: i64 = Status::Failed as i64;
+const CANCELLED: i64 = Status::Cancelled as i64;
+const RECEIVED: i64 = Status::Received as i64;
+const READ: i64 = Status::Read as i64;
+const OUTBOUND: i64 = Direction::Outbound as i64;
+const INBOUND: i64 = Direction::Inbound as i64;
+
+fn record_from_row(row: &AnyRow) -> Result<MessageRecord, sqlx::Error> {
+    let payload: Option<Vec<u8>> = row.try_get("payload")?;
+    let error_code: i64 = row.try_get("error_code")?;
+    let direction: i64 = row.try_get("direction")?;
+    let status: i64 = row.try_get("status")?;
+    Ok(MessageRecord {
+        id: row.try_get("id")?,
+        session_id: row.try_get("session_id")?,
+        direction: Direction::try_from(direction as i32).unwrap_or(Direction::Unspecified),
+        chat: row.try_get("chat")?,
+        sender: row.try_get("sender")?,
+        sender_pn: row.try_get("sender_pn")?,
+        sender_lid: row.try_get("sender_lid")?,
+        push_name: row.try_get("push_name")?,
+        whatsapp_id: row.try_get("whatsapp_id")?,
+        kind: row.try_get("kind")?,
+        body: row.try_get("body")?,
+        payload: payload.and_then(|bytes| pb::Message::decode(bytes.as_slice()).ok()),
+        media_ref: row.try_get("media_ref")?,
+        status: Status::try_from(status as i32).unwrap_or(Status::Unspecified),
+        error: (error_code != 0)
+            .then(|| -> Result<Failure, sqlx::Error> {
+                Ok(Failure {
+                    code: error_code as i32,
+                    message: row.try_get("error_message")?,
+                    reason: row.try_get("error_reason")?,
+                })
+            })
+            .transpose()?,
+        attempt_count: row.try_get("attempt_count")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        create_time: row.try_get("create_time")?,
+        send_time: row.try_get("send_time")?,
+        deliver_time: row.try_get("deliver_time")?,
+        read_time: row.try_get("read_time")?,
+        play_time: row.try_get("play_time")?,
+        edit_time: row.try_get("edit_time")?,
+        delete_time: row.try_get("delete_time")?,
+        update_time: row.try_get("update_time")?,
+    })
+}
+
+/// An outbound message to queue.
+#[derive(Clone, Debug)]
+pub struct NewOutbound {
+    pub session_id: SessionId,
+    pub chat: String,
+    pub chat_type: i64,
+    pub sender: String,
+    pub kind: String,
+    pub body: String,
+    pub payload: pb::Message,
+    pub request_id: Option<String>,
+    pub request_hash: Option<String>,
+}
+
+/// What queuing one message did.
+#[derive(Clone, Debug)]
+pub enum Queued {
+    New(MessageRecord),
+    /// The request id was used before: the message queued then, and whether
+    /// the earlier request was the same.
+    Repeated {
+        existing: MessageRecord,
+        same_request: bool,
+    },
+}
+
+/// One comparison of a ListMessages filter, as SQL with its bound values.
+#[derive(Clone, Debug)]
+pub enum FilterValue {
+    Int(i64),
+    Text(String),
+}
+
+/// A ListMessages query: SQL conditions over `messages` with `?` marking
+/// each value, in order.
+#[derive(Clone, Debug, Default)]
+pub struct MessageQuery {
+    pub conditions: Vec<String>,
+    pub values: Vec<FilterValue>,
+    pub oldest_first: bool,
+}
+
+/// Turns `?` markers into `$N` placeholders starting at `first`.
+fn number_placeholders(sql: &str, first: usize) -> (String, usize) {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = first;
+    for ch in sql.chars() {
+        if ch == '?' {
+            out.push_str(&format!("${n}"));
+            n += 1;
+        } else {
+            out.push(ch);
+        }
+    }
+    (out, n)
+}
+
+impl Store {
+    /// Queues messages in one transaction (the accept path batches concurrent
+    /// requests so one commit serves many). Request ids make it idempotent.
+    pub async fn queue_messages(&self, batch: &[NewOutbound]) -> Result<Vec<Queued>> {
+        let mut tx = self.pool.begin().await?;
+        let mut results = Vec::with_capacity(batch.len());
+        let now = now_ms();
+        for message in batch {
+            let inserted = sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO messages (session_id, direction, chat, chat_type, sender, kind, body, payload, \
+                 status, request_id, request_hash, create_time, update_time) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                 ON CONFLICT (session_id, request_id) DO NOTHING RETURNING {COLUMNS}"
+            )))
+            .bind(message.session_id)
+            .bind(OUTBOUND)
+            .bind(&message.chat)
+            .bind(message.chat_type)
+            .bind(&message.sender)
+            .bind(&message.kind)
+            .bind(&message.body)
+            .bind(message.payload.encode_to_vec())
+            .bind(QUEUED)
+            .bind(message.request_id.as_deref())
+            .bind(message.request_hash.as_deref())
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let result = match inserted {
+                Some(row) => Queued::New(record_from_row(&row)?),
+                None => {
+                    let row = sqlx::query(AssertSqlSafe(format!(
+                        "SELECT {COLUMNS}, request_hash FROM messages WHERE session_id = $1 AND request_id = $2"
+                    )))
+                    .bind(message.session_id)
+                    .bind(message.request_id.as_deref())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let hash: Option<String> = row.try_get("request_hash")?;
+                    Queued::Repeated {
+                        existing: record_from_row(&row)?,
+                        same_request: hash == message.request_hash,
+                    }
+                }
+            };
+            results.push(result);
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    pub async fn get_message(&self, session: SessionId, id: i64) -> Result<Option<MessageRecord>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND id = $2"
+        )))
+        .bind(session)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(record_from_row).transpose()?)
+    }
+
+    /// The message with this WhatsApp id in the session (outbound first).
+    pub async fn find_message(
+        &self,
+        session: SessionId,
+        whatsapp_id: &str,
+    ) -> Result<Option<MessageRecord>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND whatsapp_id = $2 \
+             ORDER BY direction DESC LIMIT 1"
+        )))
+        .bind(session)
+        .bind(whatsapp_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(record_from_row).transpose()?)
+    }
+
+    /// A page of messages matching `query` after the key `after` (an id), and the total.
+    pub async fn list_messages(
+        &self,
+        session: SessionId,
+        query: &MessageQuery,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<(Vec<MessageRecord>, i64)> {
+        let mut conditions = vec!["session_id = ?".to_owned()];
+        conditions.extend(query.conditions.iter().cloned());
+        let where_all = conditions.join(" AND ");
+        let (count_sql, _) =
+            number_placeholders(&format!("SELECT COUNT(*) AS n FROM messages WHERE {where_all}"), 1);
+        let mut count = sqlx::query(AssertSqlSafe(count_sql)).bind(session);
+        for value in &query.values {
+            count = match value {
+                FilterValue::Int(v) => count.bind(*v),
+                FilterValue::Text(v) => count.bind(v.clone()),
+            };
+        }
+        let total: i64 = count.fetch_one(&self.pool).await?.try_get("n")?;
+
+        let (cmp, order) = if query.oldest_first {
+            (">", "ASC")
+        } else {
+            ("<", "DESC")
+        };
+        let mut page_conditions = conditions;
+        if after.is_some() {
+            page_conditions.push(format!("id {cmp} ?"));
+        }
+        let (sql, _) = number_placeholders(
+            &format!(
+                "SELECT {COLUMNS} FROM messages WHERE {} ORDER BY id {order} LIMIT ?",
+                page_conditions.join(" AND ")
+            ),
+            1,
+        );
+        let mut page = sqlx::query(AssertSqlSafe(sql)).bind(session);
+        for value in &query.values {
+            page = match value {
+                FilterValue::Int(v) => page.bind(*v),
+                FilterValue::Text(v) => page.bind(v.clone()),
+            };
+        }
+        if let Some(after) = after {
+            page = page.bind(after);
+        }
+        let rows = page.bind(limit).fetch_all(&self.pool).await?;
+        let records = rows
+            .iter()
+            .map(record_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((records, total))
+    }
+
+    /// The oldest unsettled outbound message of the session: the queue's head.
+    pub async fn queue_head(&self, session: SessionId) -> Result<Option<MessageRecord>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND status IN ($2, $3) ORDER BY id LIMIT 1"
+        )))
+        .bind(session)
+        .bind(QUEUED)
+        .bind(IN_PROGRESS)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(record_from_row).transpose()?)
+    }
+
+    /// Takes the message for an attempt: IN_PROGRESS with its WhatsApp id,
+    /// stored before anything goes on the wire. False when it was settled meanwhile.
+    pub async fn claim_message(&self, id: i64, whatsapp_id: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE messages SET status = $1, whatsapp_id = $2, attempt_count = attempt_count + 1, \
+             update_time = $3 WHERE id = $4 AND status IN ($5, $1)",
+        )
+        .bind(IN_PROGRESS)
+        .bind(whatsapp_id)
+        .bind(now_ms())
+        .bind(id)
+        .bind(QUEUED)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// WhatsApp acknowledged the message; its content is dropped when not logged.
+    pub async fn mark_sent(&self, id: i64, send_time: i64, keep_content: bool) -> Result<()> {
+        sqlx::query(
+            "UPDATE messages SET status = CASE WHEN status < $1 THEN $1 ELSE status END, \
+             send_time = COALESCE(send_time, $2), error_code = 0, error_message = '', error_reason = '', \
+             payload = CASE WHEN $3 = 1 THEN payload ELSE NULL END, update_time = $4 \
+             WHERE id = $5 AND status BETWEEN $6 AND $7",
+        )
+        .bind(SENT)
+        .bind(send_time)
+        .bind(i64::from(keep_content))
+        .bind(now_ms())
+        .bind(id)
+        .bind(QUEUED)
+        .bind(PLAYED)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A transient failure: back in the queue until `next_attempt_at`.
+    pub async fn mark_retry(&self, id: i64, failure: &Failure, next_attempt_at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE messages SET status = $1, error_code = $2, error_message = $3, error_reason = $4, \
+             next_attempt_at = $5, update_time = $6 WHERE id = $7 AND status IN ($1, $8)",
+        )
+        .bind(QUEUED)
+        .bind(i64::from(failure.code))
+        .bind(&failure.message)
+        .bind(&failure.reason)
+        .bind(next_attempt_at)
+        .bind(now_ms())
+        .bind(id)
+        .bind(IN_PROGRESS)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn mark_failed(&self, id: i64, failure: &Failure, keep_content: bool) -> Result<()> {
+        sqlx::query(
+            "UPDATE messages SET status = $1, error_code = $2, error_message = $3, error_reason = $4, \
+             payload = CASE WHEN $5 = 1 THEN payload ELSE NULL END, update_time = $6 \
+             WHERE id = $7 AND status IN ($8, $9)",
+        )
+        .bind(FAILED)
+        .bind(i64::from(failure.code))
+        .bind(&failure.message)
+        .bind(&failure.reason)
+        .bind(i64::from(keep_content))
+        .bind(now_ms())
+        .bind(id)
+        .bind(QUEUED)
+        .bind(IN_PROGRESS)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// QUEUED → CANCELLED; false when the message was not QUEUED.
+    pub async fn cancel_message(&self, session: SessionId, id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE messages SET status = $1, update_time = $2 WHERE session_id = $3 AND id = $4 AND status = $5",
+        )
+        .bind(CANCELLED)
+        .bind(now_ms())
+        .bind(session)
+        .bind(id)
+        .bind(QUEUED)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// FAILED (with content) → QUEUED; false otherwise.
+    pub async fn requeue_message(&self, session: SessionId, id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE messages SET status = $1, error_code = 0, error_message = '', error_reason = '', \
+             next_attempt_at = 0, update_time = $2 \
+             WHERE session_id = $3 AND id = $4 AND status = $5 AND payload IS NOT NULL",
+        )
+        .bind(QUEUED)
+        .bind(now_ms())
+        .bind(session)
+        .bind(id)
+        .bind(FAILED)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Applies a receipt to outbound messages: statuses only move forward.
+    pub async fn apply_receipt(
+        &self,
+        session: SessionId,
+        whatsapp_ids: &[String],
+        status: Status,
+        time: i64,
+    ) -> Result<u64> {
+        let column = match status {
+            Status::Delivered => "deliver_time",
+            Status::Read => "read_time",
+            Status::Played => "play_time",
+            _ => return Ok(0),
+        };
+        let mut changed = 0;
+        for id in whatsapp_ids {
+            let done = sqlx::query(AssertSqlSafe(format!(
+                "UPDATE messages SET status = CASE WHEN status < $1 THEN $1 ELSE status END, \
+                 {column} = COALESCE({column}, $2), update_time = $3 \
+                 WHERE session_id = $4 AND whatsapp_id = $5 AND direction = $6 AND status BETWEEN $7 AND $8"
+            )))
+            .bind(status as i64)
+            .bind(time)
+            .bind(now_ms())
+            .bind(session)
+            .bind(id)
+            .bind(OUTBOUND)
+            .bind(IN_PROGRESS)
+            .bind(PLAYED)
+            .execute(&self.pool)
+            .await?;
+            changed += done.rows_affected();
+        }
+        Ok(changed)
+    }
+
+    /// Records a received message; `None` when it was recorded before.
+    pub async fn insert_inbound(&self, record: &MessageRecord) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "INSERT INTO messages (session_id, direction, chat, chat_type, sender, sender_pn, sender_lid, \
+             push_name, whatsapp_id, kind, body, payload, media_ref, status, create_time, send_time, update_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(record.session_id)
+        .bind(record.direction as i64)
+        .bind(&record.chat)
+        .bind(crate::message::model::chat_type(&record.chat) as i64)
+        .bind(&record.sender)
+        .bind(&record.sender_pn)
+        .bind(&record.sender_lid)
+        .bind(&record.push_name)
+        .bind(&record.whatsapp_id)
+        .bind(&record.kind)
+        .bind(&record.body)
+        .bind(record.payload.as_ref().map(|p| p.encode_to_vec()))
+        .bind(&record.media_ref)
+        .bind(record.status as i64)
+        .bind(record.create_time)
+        .bind(record.send_time)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
+    }
+
+    /// Inbound messages marked read by this session.
+    pub async fn mark_inbound_read(&self, session: SessionId, whatsapp_ids: &[String]) -> Result<u64> {
+        let mut changed = 0;
+        let now = now_ms();
+        for id in whatsapp_ids {
+            let done = sqlx::query(
+                "UPDATE messages SET status = $1, read_time = COALESCE(read_time, $2), update_time = $2 \
+                 WHERE session_id = $3 AND whatsapp_id = $4 AND direction = $5 AND status = $6",
+            )
+            .bind(READ)
+            .bind(now)
+            .bind(session)
+            .bind(id)
+            .bind(INBOUND)
+            .bind(RECEIVED)
+            .execute(&self.pool)
+            .await?;
+            changed += done.rows_affected();
+        }
+        Ok(changed)
+    }
+
+    /// New text or caption of a message (edited by its author).
+    pub async fn record_edit(
+        &self,
+        id: i64,
+        body: &str,
+        payload: Option<&pb::Message>,
+        time: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE messages SET body = $1, payload = CASE WHEN payload IS NULL THEN NULL ELSE $2 END, \
+             edit_time = $3, update_time = $4 WHERE id = $5",
+        )
+        .bind(body)
+        .bind(payload.map(|p| p.encode_to_vec()))
+        .bind(time)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Deleted for everyone: the record stays, its content goes.
+    pub async fn record_delete(&self, id: i64, time: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE messages SET body = '', payload = NULL, media_ref = '', delete_time = COALESCE(delete_time, $1), \
+             update_time = $2 WHERE id = $3",
+        )
+        .bind(time)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Outbound messages accepted for the session since `since` (quotas).
+    pub async fn count_outbound_since(&self, session: SessionId, since: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM messages WHERE session_id = $1 AND direction = $2 AND create_time >= $3",
+        )
+        .bind(session)
+        .bind(OUTBOUND)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Ids of sessions with unsettled outbound messages.
+    pub async fn sessions_with_queue(&self) -> Result<Vec<SessionId>> {
+        let rows = sqlx::query("SELECT DISTINCT session_id FROM messages WHERE status IN ($1, $2)")
+            .bind(QUEUED)
+            .bind(IN_PROGRESS)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("session_id"))
+            .collect::<Result<_, _>>()?)
+    }
+}

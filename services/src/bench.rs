@@ -60,6 +60,7 @@ fn spawn_server_with(dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<(Spawne
         .env("WAGATE_DATA_DIR", dir)
         .env("WAGATE_ADMIN_TOKEN", TOKEN)
         .env("WAGATE_METRICS_ADDR", "off")
+        .env("WAGATE_HTTP_ADDR", "off")
         .env("WAGATE_LOG", "warn")
         .env("WAGATE_CONNECT_WAIT", "10s")
         // Callers' settings last, so they win.

@@ -305,9 +305,7 @@ impl Config {
                     addr => Some(parse_addr(addr).map_err(err)?),
                 }
             }
-            "WAGATE_PUBLIC_URL" => {
-                self.public_url = non_empty(value.trim_end_matches('/'))
-            }
+            "WAGATE_PUBLIC_URL" => self.public_url = non_empty(value.trim_end_matches('/')),
             "WAGATE_GATEWAY" => self.gateway = parse_bool(value).map_err(err)?,
             "WAGATE_MAX_UPLOAD_BYTES" => {
                 self.max_upload_bytes = parse_number(value).map_err(err)?
@@ -315,7 +313,9 @@ impl Config {
             "WAGATE_MEDIA_FETCH_TIMEOUT" => {
                 self.media_fetch_timeout = parse_duration(value).map_err(err)?
             }
-            "WAGATE_QUEUE_RATE_LIMIT" => self.queue.rate_limit = parse_number(value).map_err(err)?,
+            "WAGATE_QUEUE_RATE_LIMIT" => {
+                self.queue.rate_limit = parse_number(value).map_err(err)?
+            }
             "WAGATE_QUEUE_RATE_WINDOW" => {
                 self.queue.rate_window = parse_duration(value).map_err(err)?
             }
@@ -474,7 +474,10 @@ impl Config {
             );
         }
         if self.queue.max_attempts == 0 {
-            return invalid("queue.max_attempts (WAGATE_QUEUE_MAX_ATTEMPTS)", "must be at least 1");
+            return invalid(
+                "queue.max_attempts (WAGATE_QUEUE_MAX_ATTEMPTS)",
+                "must be at least 1",
+            );
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod group;
+pub mod media;
 pub mod message;
 pub mod server;
 pub mod session;

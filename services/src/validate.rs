@@ -37,6 +37,8 @@ pub enum UrlKind {
     Webhook,
     /// Proxies: http, https or socks5 (socks5h accepted as socks5).
     Proxy,
+    /// Media files the server downloads: http or https.
+    Media,
 }
 
 /// Checks a URL the server will call. Unless `allow_private`, the host must be
@@ -53,6 +55,11 @@ pub fn outbound_url(input: &str, kind: UrlKind, allow_private: bool) -> Result<U
                 } else {
                     format!("must be an https URL, not {scheme}://")
                 });
+            }
+        }
+        UrlKind::Media => {
+            if !matches!(scheme, "http" | "https") {
+                return Err(format!("must be an http or https URL, not {scheme}://"));
             }
         }
         UrlKind::Proxy => {

@@ -10,12 +10,12 @@ use wagate::engine::{
     Connection, Engine, EngineEvent, MediaBlob, OpenOptions, OutgoingMessage, PairCode,
     not_connected,
 };
-use wagate_proto::v1::{MessageKey, PresenceState};
 use wagate::error::Result;
 use wagate::session::SessionManager;
 use wagate::session::manager::ManagerOptions;
 use wagate::session::model::{LinkedUser, LogType, Settings, Status};
 use wagate::store::Store;
+use wagate_proto::v1::{MessageKey, PresenceState};
 use wagate_tests::{TempDir, TestDb, backends, eventually};
 
 /// Plays a fixed list of events on every open.

@@ -26,6 +26,7 @@ fn server_env(db: &TestDb, dir: &TempDir) -> HashMap<String, String> {
         ("WAGATE_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
         ("WAGATE_ENGINE".into(), "sim".into()),
         ("WAGATE_METRICS_ADDR".into(), "127.0.0.1:0".into()),
+        ("WAGATE_HTTP_ADDR".into(), "127.0.0.1:0".into()),
         ("WAGATE_SHUTDOWN_GRACE".into(), "3s".into()),
         ("WAGATE_RECONNECT_STAGGER".into(), "10ms".into()),
     ])

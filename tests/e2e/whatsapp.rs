@@ -183,6 +183,7 @@ async fn building_and_deleting_clients_in_a_loop_leaks_nothing() {
             wagate_tests::ADMIN_TOKEN.into(),
         ),
         ("WAGATE_METRICS_ADDR".into(), metrics_addr.to_string()),
+        ("WAGATE_HTTP_ADDR".into(), "off".into()),
         ("WAGATE_CONNECT_WAIT".into(), "10ms".into()),
         ("WAGATE_SHUTDOWN_GRACE".into(), "3s".into()),
     ]);
@@ -360,6 +361,7 @@ async fn retrying_offline_sessions_leave_the_process_idle() {
             wagate_tests::ADMIN_TOKEN.into(),
         ),
         ("WAGATE_METRICS_ADDR".into(), "off".into()),
+        ("WAGATE_HTTP_ADDR".into(), "off".into()),
         ("WAGATE_CONNECT_WAIT".into(), "10ms".into()),
         ("WAGATE_SHUTDOWN_GRACE".into(), "3s".into()),
     ]);

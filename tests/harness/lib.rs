@@ -14,6 +14,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 use wagate::config::{Config, EngineKind, Overrides};
 use wagate::server::RunningServer;
+use wagate_proto::v1::message_service_client::MessageServiceClient;
 use wagate_proto::v1::session_service_client::SessionServiceClient;
 use wagate_proto::v1::simulator_service_client::SimulatorServiceClient;
 
@@ -53,6 +54,7 @@ pub fn test_config(database_url: &str, data_dir: &Path) -> Config {
     config.grpc_addr = "127.0.0.1:0".parse().unwrap();
     config.simulator_addr = "127.0.0.1:0".parse().unwrap();
     config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+    config.http_addr = Some("127.0.0.1:0".parse().unwrap());
     config.database_url = database_url.to_owned();
     config.data_dir = data_dir.to_owned();
     config.admin_token = Some(ADMIN_TOKEN.to_owned());
@@ -62,6 +64,10 @@ pub fn test_config(database_url: &str, data_dir: &Path) -> Config {
     config.connect_wait = Duration::from_secs(5);
     config.database_max_connections = 4;
     config.sim.qr_rotation = Duration::from_secs(20);
+    // Account protection's 5 s between sends would only slow the tests down;
+    // the pacing test sets its own interval.
+    config.queue.protection_interval = Duration::ZERO;
+    config.queue.retry_backoff = Duration::from_millis(50);
     config
 }
 
@@ -69,6 +75,8 @@ pub fn test_config(database_url: &str, data_dir: &Path) -> Config {
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// The HTTP listener (media URLs, REST gateway).
+    pub http_addr: Option<std::net::SocketAddr>,
     pub backend: Backend,
     server: Option<RunningServer>,
     pub db: TestDb,
@@ -92,11 +100,13 @@ impl TestServer {
             .expect("server starts");
         let addr = server.grpc_addr;
         let metrics_addr = server.metrics_addr;
+        let http_addr = server.http_addr;
         let channel = connect(addr).await;
         wait_serving(channel.clone(), Duration::from_secs(30)).await;
         Self {
             addr,
             metrics_addr,
+            http_addr,
             backend,
             server: Some(server),
             db,
@@ -111,6 +121,12 @@ impl TestServer {
 
     pub fn sessions(&self) -> SessionServiceClient<Channel> {
         SessionServiceClient::new(self.channel())
+    }
+
+    pub fn messages(&self) -> MessageServiceClient<Channel> {
+        MessageServiceClient::new(self.channel())
+            .max_decoding_message_size(64 * 1024 * 1024)
+            .max_encoding_message_size(64 * 1024 * 1024)
     }
 
     pub fn simulator(&self) -> SimulatorServiceClient<Channel> {

@@ -15,8 +15,8 @@ pub use self::messaging::{
     InboundMessage, MediaBlob, MessageChange, OutgoingMessage, Quoted, ReceiptKind, SendLookup,
 };
 use crate::error::{Error, Result};
-use wagate_proto::v1::{MessageKey, PresenceState};
 use crate::session::model::{LinkedUser, SessionId};
+use wagate_proto::v1::{MessageKey, PresenceState};
 
 /// What happens on a session's connection, reported by the engine in order.
 #[derive(Clone, Debug, PartialEq)]

@@ -58,9 +58,7 @@ fn tokenize(input: &str) -> Result<Vec<Token>, String> {
             }
             _ => {
                 let start = i;
-                while i < chars.len()
-                    && !chars[i].is_whitespace()
-                    && !"()\"!<>=".contains(chars[i])
+                while i < chars.len() && !chars[i].is_whitespace() && !"()\"!<>=".contains(chars[i])
                 {
                     i += 1;
                 }
@@ -86,7 +84,11 @@ fn enum_value<T: Copy>(
         .ok_or_else(|| {
             format!(
                 "unknown {field} {text:?}; expected one of {}",
-                values.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                values
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         })
 }
@@ -120,17 +122,26 @@ fn comparison(field: &str, op: &str, value: &str) -> Result<(String, FilterValue
                 ],
                 "status",
             )?;
-            Ok((format!("status {sql_op} ?"), FilterValue::Int(status as i64)))
+            Ok((
+                format!("status {sql_op} ?"),
+                FilterValue::Int(status as i64),
+            ))
         }
         "direction" => {
             equality(&["=", "!="])?;
             let direction = enum_value(
                 value,
                 "MESSAGE_DIRECTION_",
-                &[("INBOUND", Direction::Inbound), ("OUTBOUND", Direction::Outbound)],
+                &[
+                    ("INBOUND", Direction::Inbound),
+                    ("OUTBOUND", Direction::Outbound),
+                ],
                 "direction",
             )?;
-            Ok((format!("direction {sql_op} ?"), FilterValue::Int(direction as i64)))
+            Ok((
+                format!("direction {sql_op} ?"),
+                FilterValue::Int(direction as i64),
+            ))
         }
         "chat_type" => {
             equality(&["=", "!="])?;
@@ -145,7 +156,10 @@ fn comparison(field: &str, op: &str, value: &str) -> Result<(String, FilterValue
                 ],
                 "chat_type",
             )?;
-            Ok((format!("chat_type {sql_op} ?"), FilterValue::Int(chat_type as i64)))
+            Ok((
+                format!("chat_type {sql_op} ?"),
+                FilterValue::Int(chat_type as i64),
+            ))
         }
         "chat" => {
             equality(&["=", "!="])?;
@@ -154,7 +168,10 @@ fn comparison(field: &str, op: &str, value: &str) -> Result<(String, FilterValue
         }
         "whatsapp_id" => {
             equality(&["=", "!="])?;
-            Ok((format!("whatsapp_id {sql_op} ?"), FilterValue::Text(value.to_owned())))
+            Ok((
+                format!("whatsapp_id {sql_op} ?"),
+                FilterValue::Text(value.to_owned()),
+            ))
         }
         "create_time" => {
             if !["<", "<=", ">", ">="].contains(&op) {
@@ -174,7 +191,13 @@ fn comparison(field: &str, op: &str, value: &str) -> Result<(String, FilterValue
 /// Parses `filter` and `order_by` into a query. Errors describe the problem.
 pub fn parse(filter: &str, order_by: &str) -> Result<MessageQuery, (&'static str, String)> {
     let mut query = MessageQuery {
-        oldest_first: match order_by.trim().to_ascii_lowercase().split_whitespace().collect::<Vec<_>>().as_slice() {
+        oldest_first: match order_by
+            .trim()
+            .to_ascii_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
             [] | ["create_time", "desc"] => false,
             ["create_time"] | ["create_time", "asc"] => true,
             _ => {
@@ -190,7 +213,12 @@ pub fn parse(filter: &str, order_by: &str) -> Result<MessageQuery, (&'static str
     let mut rest = tokens.as_slice();
     let expect_comparison = |rest: &mut &[Token]| -> Result<(String, String, String), String> {
         match rest {
-            [Token::Word(field), Token::Op(op), Token::Word(value) | Token::Quoted(value), tail @ ..] => {
+            [
+                Token::Word(field),
+                Token::Op(op),
+                Token::Word(value) | Token::Quoted(value),
+                tail @ ..,
+            ] => {
                 let found = (field.clone(), (*op).to_owned(), value.clone());
                 *rest = tail;
                 Ok(found)
@@ -253,9 +281,15 @@ mod tests {
             "create_time",
         )
         .unwrap();
-        assert_eq!(query.conditions, ["(status = ? OR status = ?)", "create_time >= ?"]);
+        assert_eq!(
+            query.conditions,
+            ["(status = ? OR status = ?)", "create_time >= ?"]
+        );
         assert!(query.oldest_first);
-        assert!(matches!(query.values[2], FilterValue::Int(1_767_225_600_000)));
+        assert!(matches!(
+            query.values[2],
+            FilterValue::Int(1_767_225_600_000)
+        ));
     }
 
     #[test]
@@ -273,6 +307,9 @@ mod tests {
             assert!(parse(bad, "").is_err(), "{bad:?} should be refused");
         }
         assert!(parse("", "name").is_err());
-        assert_eq!(parse("chat = +14155550123", "").unwrap().conditions, ["chat = ?"]);
+        assert_eq!(
+            parse("chat = +14155550123", "").unwrap().conditions,
+            ["chat = ?"]
+        );
     }
 }

@@ -163,7 +163,9 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::SendMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
-        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let session = self
+            .session_of(&request, &request.get_ref().parent, "parent")
+            .await?;
         let request = request.into_inner();
         let valid = validate_send(request.message.as_ref(), &request.request_id, "")
             .map_err(Error::invalid)?;
@@ -175,7 +177,9 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::SendBulkRequest>,
     ) -> Result<Response<pb::SendBulkResponse>, Status> {
-        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let session = self
+            .session_of(&request, &request.get_ref().parent, "parent")
+            .await?;
         let request = request.into_inner();
         if request.requests.is_empty() || request.requests.len() > MAX_BULK {
             return Err(Error::invalid_field(
@@ -201,8 +205,12 @@ impl MessageService for MessageApi {
             .iter()
             .enumerate()
             .map(|(i, item)| {
-                validate_send(item.message.as_ref(), &item.request_id, &format!("requests[{i}]."))
-                    .map_err(Error::invalid)
+                validate_send(
+                    item.message.as_ref(),
+                    &item.request_id,
+                    &format!("requests[{i}]."),
+                )
+                .map_err(Error::invalid)
             })
             .collect();
         let (results, rate) = self.messages.send_bulk(session, items).await?;
@@ -239,7 +247,9 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::ListMessagesRequest>,
     ) -> Result<Response<pb::ListMessagesResponse>, Status> {
-        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let session = self
+            .session_of(&request, &request.get_ref().parent, "parent")
+            .await?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 50, 1000)?;
         let query = filter::parse(&request.filter, &request.order_by)
@@ -247,7 +257,9 @@ impl MessageService for MessageApi {
         let fingerprint = format!("{}\n{}", request.filter, request.order_by);
         let after = decode_query_page_token(&request.page_token, &fingerprint)?;
         let (records, total) = self.messages.list(session, &query, after, limit).await?;
-        let next = (records.len() as i64 == limit).then(|| records.last().map(|r| r.id)).flatten();
+        let next = (records.len() as i64 == limit)
+            .then(|| records.last().map(|r| r.id))
+            .flatten();
         Ok(Response::new(pb::ListMessagesResponse {
             messages: records.iter().map(message_pb).collect(),
             next_page_token: encode_query_page_token(next, &fingerprint),
@@ -271,21 +283,48 @@ impl MessageService for MessageApi {
         let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
         use pb::message::Content;
         let (path, text) = match (paths.as_slice(), &message.content) {
-            ([], Some(Content::Text(t))) | ([_], Some(Content::Text(t))) => (paths.first().cloned().unwrap_or("text".into()), t.clone()),
-            ([], Some(Content::Image(c))) | ([_], Some(Content::Image(c))) => (paths.first().cloned().unwrap_or("image.caption".into()), c.caption.clone()),
-            ([], Some(Content::Video(c))) | ([_], Some(Content::Video(c))) => (paths.first().cloned().unwrap_or("video.caption".into()), c.caption.clone()),
-            ([], Some(Content::Document(c))) | ([_], Some(Content::Document(c))) => (paths.first().cloned().unwrap_or("document.caption".into()), c.caption.clone()),
+            ([], Some(Content::Text(t))) | ([_], Some(Content::Text(t))) => {
+                (paths.first().cloned().unwrap_or("text".into()), t.clone())
+            }
+            ([], Some(Content::Image(c))) | ([_], Some(Content::Image(c))) => (
+                paths.first().cloned().unwrap_or("image.caption".into()),
+                c.caption.clone(),
+            ),
+            ([], Some(Content::Video(c))) | ([_], Some(Content::Video(c))) => (
+                paths.first().cloned().unwrap_or("video.caption".into()),
+                c.caption.clone(),
+            ),
+            ([], Some(Content::Document(c))) | ([_], Some(Content::Document(c))) => (
+                paths.first().cloned().unwrap_or("document.caption".into()),
+                c.caption.clone(),
+            ),
             ([_, _, ..], _) => {
-                return Err(Error::invalid_field("update_mask", "name exactly one of text, image.caption, video.caption, document.caption").into());
+                return Err(Error::invalid_field(
+                    "update_mask",
+                    "name exactly one of text, image.caption, video.caption, document.caption",
+                )
+                .into());
             }
             _ => {
-                return Err(Error::invalid_field("message", "set the new `text` or the media's `caption`").into());
+                return Err(Error::invalid_field(
+                    "message",
+                    "set the new `text` or the media's `caption`",
+                )
+                .into());
             }
         };
         let kind_of_path = path.split('.').next().unwrap_or_default();
-        let kind_of_content = message.content.as_ref().map(super::model::kind_of).unwrap_or_default();
+        let kind_of_content = message
+            .content
+            .as_ref()
+            .map(super::model::kind_of)
+            .unwrap_or_default();
         if kind_of_path != kind_of_content {
-            return Err(Error::invalid_field("update_mask", format!("`{path}` does not match the {kind_of_content} content given")).into());
+            return Err(Error::invalid_field(
+                "update_mask",
+                format!("`{path}` does not match the {kind_of_content} content given"),
+            )
+            .into());
         }
         if path == "text" && text.trim().is_empty() {
             return Err(Error::invalid_field("message.text", "is empty").into());
@@ -325,11 +364,16 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::MarkReadRequest>,
     ) -> Result<Response<pb::MarkReadResponse>, Status> {
-        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let session = self
+            .session_of(&request, &request.get_ref().parent, "parent")
+            .await?;
         let request = request.into_inner();
         let mut violations = Vec::new();
         if request.keys.is_empty() || request.keys.len() > MAX_MARK_READ {
-            violations.push(FieldViolation::new("keys", format!("has {} keys; give 1 to {MAX_MARK_READ}", request.keys.len())));
+            violations.push(FieldViolation::new(
+                "keys",
+                format!("has {} keys; give 1 to {MAX_MARK_READ}", request.keys.len()),
+            ));
         }
         let mut keys = Vec::with_capacity(request.keys.len());
         for (i, mut key) in request.keys.into_iter().enumerate() {
@@ -346,19 +390,27 @@ impl MessageService for MessageApi {
             return Err(Error::invalid(violations).into());
         }
         let marked = self.messages.mark_read(session, keys).await?;
-        Ok(Response::new(pb::MarkReadResponse { marked_count: marked as i32 }))
+        Ok(Response::new(pb::MarkReadResponse {
+            marked_count: marked as i32,
+        }))
     }
 
     async fn send_presence(
         &self,
         request: Request<pb::SendPresenceRequest>,
     ) -> Result<Response<pb::SendPresenceResponse>, Status> {
-        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let session = self
+            .session_of(&request, &request.get_ref().parent, "parent")
+            .await?;
         let request = request.into_inner();
         use pb::PresenceState as P;
         let presence = match P::try_from(request.presence) {
             Ok(P::Unspecified) | Err(_) => {
-                return Err(Error::invalid_field("presence", "is required: COMPOSING, RECORDING, PAUSED, AVAILABLE or UNAVAILABLE").into());
+                return Err(Error::invalid_field(
+                    "presence",
+                    "is required: COMPOSING, RECORDING, PAUSED, AVAILABLE or UNAVAILABLE",
+                )
+                .into());
             }
             Ok(presence) => presence,
         };
@@ -371,9 +423,14 @@ impl MessageService for MessageApi {
         let duration = match request.duration {
             None => None,
             Some(d) => {
-                let d = Duration::try_from(d).map_err(|_| Error::invalid_field("duration", "must not be negative"))?;
+                let d = Duration::try_from(d)
+                    .map_err(|_| Error::invalid_field("duration", "must not be negative"))?;
                 if !matches!(presence, P::Composing | P::Recording) {
-                    return Err(Error::invalid_field("duration", "applies only to COMPOSING and RECORDING").into());
+                    return Err(Error::invalid_field(
+                        "duration",
+                        "applies only to COMPOSING and RECORDING",
+                    )
+                    .into());
                 }
                 if d > MAX_PRESENCE {
                     return Err(Error::invalid_field("duration", "at most 60 s").into());
@@ -381,7 +438,9 @@ impl MessageService for MessageApi {
                 Some(d)
             }
         };
-        self.messages.send_presence(session, presence, chat.clone(), duration).await?;
+        self.messages
+            .send_presence(session, presence, chat.clone(), duration)
+            .await?;
         Ok(Response::new(pb::SendPresenceResponse {
             presence: presence as i32,
             chat: chat.unwrap_or_default(),
@@ -392,21 +451,34 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::UploadMediaRequest>,
     ) -> Result<Response<pb::Media>, Status> {
-        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let session = self
+            .session_of(&request, &request.get_ref().parent, "parent")
+            .await?;
         let request = request.into_inner();
-        let (bytes, data_url_mime) = match request.data {
-            Some(pb::upload_media_request::Data::Content(bytes)) => (bytes, None),
-            Some(pb::upload_media_request::Data::Base64(text)) => crate::media::decode_base64(&text)
-                .map_err(|e| Error::invalid_field("base64", e))?,
-            None => return Err(Error::invalid_field("content", "give the file as `content` bytes or `base64` text").into()),
+        let mime_type = Some(request.mime_type).filter(|m| !m.is_empty());
+        let file_name = Some(request.file_name).filter(|n| !n.is_empty());
+        let record = match request.data {
+            Some(pb::upload_media_request::Data::Content(bytes)) => {
+                let input = UploadInput {
+                    bytes,
+                    mime_type,
+                    file_name,
+                };
+                self.messages.upload(session, input).await?
+            }
+            Some(pb::upload_media_request::Data::Base64(text)) => {
+                self.messages
+                    .upload_base64(session, &text, mime_type, file_name)
+                    .await?
+            }
+            None => {
+                return Err(Error::invalid_field(
+                    "content",
+                    "give the file as `content` bytes or `base64` text",
+                )
+                .into());
+            }
         };
-        let mime_type = Some(request.mime_type).filter(|m| !m.is_empty()).or(data_url_mime);
-        let input = UploadInput {
-            bytes,
-            mime_type,
-            file_name: Some(request.file_name).filter(|n| !n.is_empty()),
-        };
-        let record = self.messages.upload(session, input).await?;
         Ok(Response::new(self.messages.media().to_pb(&record)))
     }
 
@@ -414,21 +486,33 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::DownloadMediaRequest>,
     ) -> Result<Response<pb::Media>, Status> {
-        let session = self.session_of(&request, &request.get_ref().parent, "parent").await?;
+        let session = self
+            .session_of(&request, &request.get_ref().parent, "parent")
+            .await?;
         let request = request.into_inner();
         let lookup = match request.message.and_then(|m| m.target) {
             Some(pb::message_reference::Target::Message(name)) => {
                 let (owner, id) = parse_message_name(&name, "message.message")?;
                 if owner != session {
-                    return Err(Error::invalid_field("message.message", "belongs to another session").into());
+                    return Err(Error::invalid_field(
+                        "message.message",
+                        "belongs to another session",
+                    )
+                    .into());
                 }
                 MessageLookup::Id(id)
             }
-            Some(pb::message_reference::Target::Key(key)) if !key.id.is_empty() => MessageLookup::Key(key),
+            Some(pb::message_reference::Target::Key(key)) if !key.id.is_empty() => {
+                MessageLookup::Key(Box::new(key))
+            }
             Some(pb::message_reference::Target::Key(_)) => {
                 return Err(Error::invalid_field("message.key.id", "is required").into());
             }
-            None => return Err(Error::invalid_field("message", "name the message or give its key").into()),
+            None => {
+                return Err(
+                    Error::invalid_field("message", "name the message or give its key").into(),
+                );
+            }
         };
         let record = self.messages.download(session, lookup).await?;
         Ok(Response::new(self.messages.media().to_pb(&record)))

@@ -53,7 +53,11 @@ pub async fn record_message(
         payload: if log_content { message.message } else { None },
         media_ref: message.media_ref,
         // A message sent from the phone is already on WhatsApp.
-        status: if message.from_me { Status::Sent } else { Status::Received },
+        status: if message.from_me {
+            Status::Sent
+        } else {
+            Status::Received
+        },
         error: None,
         attempt_count: 0,
         next_attempt_at: 0,
@@ -100,8 +104,14 @@ pub async fn record_change(
                 replace_text(&mut payload, &new_body);
                 payload
             });
-            let body = if record.payload.is_some() { new_body } else { String::new() };
-            store.record_edit(record.id, &body, payload.as_ref(), ms(time)).await
+            let body = if record.payload.is_some() {
+                new_body
+            } else {
+                String::new()
+            };
+            store
+                .record_edit(record.id, &body, payload.as_ref(), ms(time))
+                .await
         }
         MessageChange::Revoked => store.record_delete(record.id, ms(time)).await,
     }

@@ -37,8 +37,7 @@ pub struct Limits {
 }
 
 fn rate_limited(message: String, retry_after: Duration) -> Error {
-    Error::new(Code::ResourceExhausted, Reason::RateLimited, message)
-        .with_retry_after(retry_after)
+    Error::new(Code::ResourceExhausted, Reason::RateLimited, message).with_retry_after(retry_after)
 }
 
 impl Limits {
@@ -56,7 +55,10 @@ impl Limits {
         let limit = self.config.rate_limit;
         let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         let log = calls.entry(session).or_default();
-        while log.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        while log
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
             log.pop_front();
         }
         let reset = |log: &VecDeque<Instant>| {
@@ -93,7 +95,12 @@ impl Limits {
     }
 
     /// Checks that `count` more messages fit the session's hourly and daily quotas.
-    pub async fn check_quotas(&self, store: &Store, session: SessionId, count: usize) -> Result<()> {
+    pub async fn check_quotas(
+        &self,
+        store: &Store,
+        session: SessionId,
+        count: usize,
+    ) -> Result<()> {
         let quotas = [
             (self.config.hourly_quota, self.config.hour_window, "hourly"),
             (self.config.daily_quota, self.config.day_window, "daily"),
@@ -142,12 +149,22 @@ mod tests {
             rate_window: Duration::from_secs(60),
             ..QueueConfig::default()
         });
-        let remaining: Vec<u32> = (0..3).map(|_| limits.admit_call(1).unwrap().remaining).collect();
+        let remaining: Vec<u32> = (0..3)
+            .map(|_| limits.admit_call(1).unwrap().remaining)
+            .collect();
         assert_eq!(remaining, [2, 1, 0]);
         let refused = limits.admit_call(1).unwrap_err();
         assert_eq!(refused.code, Code::ResourceExhausted);
-        assert!(refused.retry_after.is_some_and(|d| d <= Duration::from_secs(60)));
-        assert!(refused.metadata.contains(&("x-ratelimit-remaining".into(), "0".into())));
+        assert!(
+            refused
+                .retry_after
+                .is_some_and(|d| d <= Duration::from_secs(60))
+        );
+        assert!(
+            refused
+                .metadata
+                .contains(&("x-ratelimit-remaining".into(), "0".into()))
+        );
         // Other sessions have their own window.
         assert_eq!(limits.admit_call(2).unwrap().remaining, 2);
     }

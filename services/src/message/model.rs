@@ -177,7 +177,12 @@ impl MessageRecord {
             id: self.whatsapp_id.clone(),
             remote_jid: self.chat.clone(),
             from_me,
-            addressing_mode: if self.chat.ends_with("@lid") { "lid" } else { "pn" }.into(),
+            addressing_mode: if self.chat.ends_with("@lid") {
+                "lid"
+            } else {
+                "pn"
+            }
+            .into(),
             ..Default::default()
         };
         let pn_jid = jid_digits(&self.sender)
@@ -208,18 +213,30 @@ mod tests {
 
     #[test]
     fn recipients_normalize_to_jids() {
-        assert_eq!(normalize_chat("+14155550123").unwrap(), "14155550123@s.whatsapp.net");
-        assert_eq!(normalize_chat("14155550123").unwrap(), "14155550123@s.whatsapp.net");
+        assert_eq!(
+            normalize_chat("+14155550123").unwrap(),
+            "14155550123@s.whatsapp.net"
+        );
+        assert_eq!(
+            normalize_chat("14155550123").unwrap(),
+            "14155550123@s.whatsapp.net"
+        );
         assert_eq!(
             normalize_chat("14155550123@s.whatsapp.net").unwrap(),
             "14155550123@s.whatsapp.net"
         );
-        assert_eq!(normalize_chat("123456789012345@lid").unwrap(), "123456789012345@lid");
+        assert_eq!(
+            normalize_chat("123456789012345@lid").unwrap(),
+            "123456789012345@lid"
+        );
         assert_eq!(
             normalize_chat("123456789-987654321@g.us").unwrap(),
             "123456789-987654321@g.us"
         );
-        assert_eq!(normalize_chat("1203630@newsletter").unwrap(), "1203630@newsletter");
+        assert_eq!(
+            normalize_chat("1203630@newsletter").unwrap(),
+            "1203630@newsletter"
+        );
         for bad in ["", "abc", "12@example.com", "x@lid", "1-2-3@g.us", "+12"] {
             assert!(normalize_chat(bad).is_err(), "{bad:?} should be refused");
         }

@@ -178,14 +178,18 @@ impl SessionWorker {
 
         // An attempt whose outcome is unknown (a crash, a dropped connection)
         // is reconciled before anything is sent again.
-        if message.status == Status::InProgress && !message.whatsapp_id.is_empty() {
+        if !message.whatsapp_id.is_empty() {
             match self
                 .connection
                 .lookup_sent(&message.chat, &message.whatsapp_id)
                 .await
             {
                 Ok(SendLookup::Accepted(time)) => {
-                    tracing::info!(session = self.session, message = message.id, "message queue: an earlier attempt reached WhatsApp; not sending it again");
+                    tracing::info!(
+                        session = self.session,
+                        message = message.id,
+                        "message queue: an earlier attempt reached WhatsApp; not sending it again"
+                    );
                     store
                         .mark_sent(message.id, crate::api::system_time_ms(time), log_content)
                         .await?;
@@ -242,7 +246,10 @@ impl SessionWorker {
                 pb::PresenceState::Composing
             };
             // Showing "typing…" is cosmetic: a failure must not hold the message.
-            let _ = self.connection.send_presence(presence, Some(&message.chat)).await;
+            let _ = self
+                .connection
+                .send_presence(presence, Some(&message.chat))
+                .await;
             tokio::time::sleep(delay).await;
             let _ = self
                 .connection
@@ -252,7 +259,11 @@ impl SessionWorker {
     }
 
     /// The message as the engine sends it: media bytes and the quoted message resolved.
-    async fn prepare(&self, message: &MessageRecord, whatsapp_id: String) -> Result<OutgoingMessage> {
+    async fn prepare(
+        &self,
+        message: &MessageRecord,
+        whatsapp_id: String,
+    ) -> Result<OutgoingMessage> {
         let payload = message.payload.clone().ok_or_else(|| {
             Error::precondition(
                 Reason::MessageStateConflict,
@@ -264,7 +275,9 @@ impl SessionWorker {
             .clone()
             .ok_or_else(|| Error::internal("a queued message has no content"))?;
         let media = match media_of(&content) {
-            Some((source, category, mime)) => Some(self.resolve_media(source, category, mime).await?),
+            Some((source, category, mime)) => {
+                Some(self.resolve_media(source, category, mime).await?)
+            }
             None => None,
         };
         let reply_to = match payload.reply_to.as_ref().and_then(|r| r.target.as_ref()) {
@@ -302,7 +315,12 @@ impl SessionWorker {
     }
 
     /// A failed attempt: retry later when it may work, fail for good otherwise.
-    async fn settle_error(&self, message: &MessageRecord, err: Error, log_content: bool) -> Result<Next> {
+    async fn settle_error(
+        &self,
+        message: &MessageRecord,
+        err: Error,
+        log_content: bool,
+    ) -> Result<Next> {
         let store = &self.inner.store;
         let failure = failure_of(&err);
         let attempts = message.attempt_count.max(0) as u32 + 1;
@@ -340,7 +358,9 @@ pub fn media_of(content: &Content) -> Option<(&pb::MediaSource, Category, &str)>
         Content::Image(c) => Some((c.source.as_ref()?, Category::Image, c.mime_type.as_str())),
         Content::Video(c) => Some((c.source.as_ref()?, Category::Video, c.mime_type.as_str())),
         Content::Audio(c) => Some((c.source.as_ref()?, Category::Audio, c.mime_type.as_str())),
-        Content::Document(c) => Some((c.source.as_ref()?, Category::Document, c.mime_type.as_str())),
+        Content::Document(c) => {
+            Some((c.source.as_ref()?, Category::Document, c.mime_type.as_str()))
+        }
         Content::Sticker(c) => Some((c.source.as_ref()?, Category::Sticker, "image/webp")),
         _ => None,
     }
@@ -353,4 +373,3 @@ fn backoff(first: Duration, attempts: u32) -> Duration {
         .min(MAX_BACKOFF);
     base.mul_f64(rand::rng().random_range(0.8..1.2))
 }
-

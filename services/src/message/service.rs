@@ -55,7 +55,7 @@ pub struct Accepted {
 /// A message to look up: by id or by WhatsApp key.
 pub enum MessageLookup {
     Id(i64),
-    Key(pb::MessageKey),
+    Key(Box<pb::MessageKey>),
 }
 
 impl Messages {
@@ -108,15 +108,28 @@ impl Messages {
 
     /// Checks what a send refers to (uploaded media, the quoted message) and
     /// builds the row to queue.
-    async fn prepare(&self, session: &Session, valid: ValidSend, prefix: &str) -> Result<NewOutbound> {
+    async fn prepare(
+        &self,
+        session: &Session,
+        valid: ValidSend,
+        prefix: &str,
+    ) -> Result<NewOutbound> {
         let mut payload = valid.payload;
         if let Some((source, _, _)) = payload.content.as_ref().and_then(media_of) {
             let field = format!("{prefix}message.{}.source", valid.kind);
-            self.inner.media.check_source(session.id, source, &field).await?;
+            self.inner
+                .media
+                .check_source(session.id, source, &field)
+                .await?;
         }
         if let Some(reference) = payload.reply_to.take() {
             let key = self
-                .resolve_reference(session.id, reference, &valid.chat, &format!("{prefix}message.reply_to"))
+                .resolve_reference(
+                    session.id,
+                    reference,
+                    &valid.chat,
+                    &format!("{prefix}message.reply_to"),
+                )
                 .await?;
             payload.reply_to = Some(pb::MessageReference {
                 target: Some(pb::message_reference::Target::Key(key)),
@@ -126,7 +139,12 @@ impl Messages {
             && let Some(reference) = reaction.target.take()
         {
             let key = self
-                .resolve_reference(session.id, reference, &valid.chat, &format!("{prefix}message.reaction.target"))
+                .resolve_reference(
+                    session.id,
+                    reference,
+                    &valid.chat,
+                    &format!("{prefix}message.reaction.target"),
+                )
                 .await?;
             reaction.target = Some(pb::MessageReference {
                 target: Some(pb::message_reference::Target::Key(key)),
@@ -136,7 +154,11 @@ impl Messages {
             session_id: session.id,
             chat_type: chat_type(&valid.chat) as i64,
             chat: valid.chat,
-            sender: session.user.as_ref().map(|u| u.jid.clone()).unwrap_or_default(),
+            sender: session
+                .user
+                .as_ref()
+                .map(|u| u.jid.clone())
+                .unwrap_or_default(),
             kind: valid.kind.to_owned(),
             body: valid.body,
             payload,
@@ -157,20 +179,28 @@ impl Messages {
             Some(pb::message_reference::Target::Message(name)) => {
                 let (owner, id) = parse_message_name(&name, field)?;
                 if owner != session {
-                    return Err(Error::invalid_field(field, "refers to a message of another session"));
+                    return Err(Error::invalid_field(
+                        field,
+                        "refers to a message of another session",
+                    ));
                 }
                 let record = self.get(session, id).await?;
                 if record.whatsapp_id.is_empty() {
                     return Err(Error::precondition(
                         Reason::MessageStateConflict,
-                        format!("{name} has not been sent yet, so it cannot be quoted or reacted to"),
+                        format!(
+                            "{name} has not been sent yet, so it cannot be quoted or reacted to"
+                        ),
                     ));
                 }
                 Ok(record.key())
             }
             Some(pb::message_reference::Target::Key(mut key)) => {
                 if key.id.is_empty() {
-                    return Err(Error::invalid_field(format!("{field}.key.id"), "is required"));
+                    return Err(Error::invalid_field(
+                        format!("{field}.key.id"),
+                        "is required",
+                    ));
                 }
                 key.remote_jid = if key.remote_jid.is_empty() {
                     chat.to_owned()
@@ -200,7 +230,10 @@ impl Messages {
     pub async fn send(&self, session: SessionId, valid: ValidSend) -> Result<Accepted> {
         let session = self.sending_session(session).await?;
         let rate = self.inner.limits.admit_call(session.id)?;
-        self.inner.limits.check_quotas(&self.inner.store, session.id, 1).await?;
+        self.inner
+            .limits
+            .check_quotas(&self.inner.store, session.id, 1)
+            .await?;
         let row = self.prepare(&session, valid, "").await?;
         let message = settle_queued(self.queue_one(row).await?)?;
         self.inner.queue.notify(session.id);
@@ -227,14 +260,28 @@ impl Messages {
             prepared.push(match (item, &over_quota) {
                 (Err(err), _) => Err(err),
                 (Ok(_), Some(quota)) => Err(quota.clone()),
-                (Ok(valid), None) => self.prepare(&session, valid, &format!("requests[{index}].")).await,
+                (Ok(valid), None) => {
+                    self.prepare(&session, valid, &format!("requests[{index}]."))
+                        .await
+                }
             });
         }
-        let rows: Vec<NewOutbound> = prepared.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+        let rows: Vec<NewOutbound> = prepared
+            .iter()
+            .filter_map(|p| p.as_ref().ok().cloned())
+            .collect();
         let mut queued = self.inner.store.queue_messages(&rows).await?.into_iter();
         let results = prepared
             .into_iter()
-            .map(|p| p.and_then(|_| settle_queued(queued.next().ok_or_else(|| Error::internal("bulk result missing"))?)))
+            .map(|p| {
+                p.and_then(|_| {
+                    settle_queued(
+                        queued
+                            .next()
+                            .ok_or_else(|| Error::internal("bulk result missing"))?,
+                    )
+                })
+            })
             .collect();
         self.inner.queue.notify(session.id);
         Ok((results, rate))
@@ -246,7 +293,11 @@ impl Messages {
             .store
             .get_message(session, id)
             .await?
-            .ok_or_else(|| Error::not_found(format!("message sessions/{session}/messages/{id} not found")))
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "message sessions/{session}/messages/{id} not found"
+                ))
+            })
     }
 
     async fn lookup(&self, session: SessionId, lookup: MessageLookup) -> Result<MessageRecord> {
@@ -258,7 +309,12 @@ impl Messages {
                     .store
                     .find_message(session, &key.id)
                     .await?
-                    .ok_or_else(|| Error::not_found(format!("no message with WhatsApp id {} in sessions/{session}", key.id)))
+                    .ok_or_else(|| {
+                        Error::not_found(format!(
+                            "no message with WhatsApp id {} in sessions/{session}",
+                            key.id
+                        ))
+                    })
             }
         }
     }
@@ -271,13 +327,19 @@ impl Messages {
         limit: i64,
     ) -> Result<(Vec<MessageRecord>, i64)> {
         self.inner.sessions.get(session).await?;
-        self.inner.store.list_messages(session, query, after, limit).await
+        self.inner
+            .store
+            .list_messages(session, query, after, limit)
+            .await
     }
 
     pub async fn cancel(&self, session: SessionId, id: i64) -> Result<MessageRecord> {
         let record = self.get(session, id).await?;
         if !self.inner.store.cancel_message(session, id).await? {
-            return Err(state_conflict(&record, "only QUEUED messages can be cancelled"));
+            return Err(state_conflict(
+                &record,
+                "only QUEUED messages can be cancelled",
+            ));
         }
         self.inner.queue.notify(session);
         self.get(session, id).await
@@ -298,7 +360,13 @@ impl Messages {
     }
 
     /// Replaces the text (`text`) or caption (`image.caption`, ...) of a sent message.
-    pub async fn edit(&self, session: SessionId, id: i64, path: &str, new_text: &str) -> Result<MessageRecord> {
+    pub async fn edit(
+        &self,
+        session: SessionId,
+        id: i64,
+        path: &str,
+        new_text: &str,
+    ) -> Result<MessageRecord> {
         let record = self.get(session, id).await?;
         let expected = match record.kind.as_str() {
             "text" => "text",
@@ -306,26 +374,43 @@ impl Messages {
             "video" => "video.caption",
             "document" => "document.caption",
             other => {
-                return Err(state_conflict(&record, &format!("{other} messages cannot be edited")));
+                return Err(state_conflict(
+                    &record,
+                    &format!("{other} messages cannot be edited"),
+                ));
             }
         };
         if path != expected {
             return Err(Error::invalid_field(
                 "update_mask",
-                format!("a {} message is edited through `{expected}`, not `{path}`", record.kind),
+                format!(
+                    "a {} message is edited through `{expected}`, not `{path}`",
+                    record.kind
+                ),
             ));
         }
-        if record.direction != Direction::Outbound || record.delete_time.is_some() || !is_sent(record.status) {
-            return Err(state_conflict(&record, "only sent, not deleted, outbound messages can be edited"));
+        if record.direction != Direction::Outbound
+            || record.delete_time.is_some()
+            || !is_sent(record.status)
+        {
+            return Err(state_conflict(
+                &record,
+                "only sent, not deleted, outbound messages can be edited",
+            ));
         }
         let connection = self.connection(session, "edit a message")?;
-        connection.edit_message(&record.chat, &record.whatsapp_id, new_text).await?;
+        connection
+            .edit_message(&record.chat, &record.whatsapp_id, new_text)
+            .await?;
         let payload = record.payload.clone().map(|mut payload| {
             replace_text(&mut payload, new_text);
             payload
         });
         let now = crate::store::now_ms();
-        self.inner.store.record_edit(id, new_text, payload.as_ref(), now).await?;
+        self.inner
+            .store
+            .record_edit(id, new_text, payload.as_ref(), now)
+            .await?;
         self.get(session, id).await
     }
 
@@ -340,9 +425,13 @@ impl Messages {
             _ => !record.whatsapp_id.is_empty(),
         };
         if !sent {
-            return Err(state_conflict(&record, "the message was never sent; use CancelMessage for queued messages"));
+            return Err(state_conflict(
+                &record,
+                "the message was never sent; use CancelMessage for queued messages",
+            ));
         }
-        if record.direction == Direction::Inbound && chat_type(&record.chat) != pb::ChatType::Group {
+        if record.direction == Direction::Inbound && chat_type(&record.chat) != pb::ChatType::Group
+        {
             return Err(Error::new(
                 crate::error::Code::PermissionDenied,
                 Reason::NotGroupAdmin,
@@ -350,8 +439,13 @@ impl Messages {
             ));
         }
         let connection = self.connection(session, "delete a message")?;
-        connection.revoke_message(&record.chat, &record.key()).await?;
-        self.inner.store.record_delete(id, crate::store::now_ms()).await
+        connection
+            .revoke_message(&record.chat, &record.key())
+            .await?;
+        self.inner
+            .store
+            .record_delete(id, crate::store::now_ms())
+            .await
     }
 
     /// Sends read receipts; returns how many stored messages became READ.
@@ -378,7 +472,10 @@ impl Messages {
         if let (Some(duration), Some(chat)) = (duration, chat) {
             tokio::spawn(async move {
                 tokio::time::sleep(duration).await;
-                if let Err(err) = connection.send_presence(pb::PresenceState::Paused, Some(&chat)).await {
+                if let Err(err) = connection
+                    .send_presence(pb::PresenceState::Paused, Some(&chat))
+                    .await
+                {
                     tracing::debug!(error = %err, "could not end a timed presence");
                 }
             });
@@ -391,13 +488,32 @@ impl Messages {
         self.inner.media.upload(session, input).await
     }
 
+    /// An upload given as base64 text or a data URL.
+    pub async fn upload_base64(
+        &self,
+        session: SessionId,
+        text: &str,
+        mime_type: Option<String>,
+        file_name: Option<String>,
+    ) -> Result<MediaRecord> {
+        self.inner.sessions.get(session).await?;
+        self.inner
+            .media
+            .upload_base64(session, text, mime_type, file_name)
+            .await
+    }
+
     /// Downloads the media of a message and keeps it for an hour.
     pub async fn download(&self, session: SessionId, lookup: MessageLookup) -> Result<MediaRecord> {
         let record = self.lookup(session, lookup).await?;
         if !record.media_ref.is_empty() {
             let connection = self.connection(session, "download media")?;
             let blob = connection.download_media(&record.media_ref).await?;
-            return self.inner.media.store_download(session, record.id, &blob).await;
+            return self
+                .inner
+                .media
+                .store_download(session, record.id, &blob)
+                .await;
         }
         // Outbound media is fetched again from where it was sent from.
         let source = record
@@ -409,16 +525,29 @@ impl Messages {
         match source {
             Some((source, category, mime)) => {
                 let declared = (!mime.is_empty()).then_some(mime.as_str());
-                let blob = self.inner.media.resolve(session, &source, category, declared).await?;
-                self.inner.media.store_download(session, record.id, &blob).await
+                let blob = self
+                    .inner
+                    .media
+                    .resolve(session, &source, category, declared)
+                    .await?;
+                self.inner
+                    .media
+                    .store_download(session, record.id, &blob)
+                    .await
             }
-            None => Err(Error::invalid_field("message", format!("the message has no media (it is a {} message)", record.kind))),
+            None => Err(Error::invalid_field(
+                "message",
+                format!("the message has no media (it is a {} message)", record.kind),
+            )),
         }
     }
 }
 
 fn is_sent(status: Status) -> bool {
-    matches!(status, Status::Sent | Status::Delivered | Status::Read | Status::Played)
+    matches!(
+        status,
+        Status::Sent | Status::Delivered | Status::Read | Status::Played
+    )
 }
 
 fn state_conflict(record: &MessageRecord, why: &str) -> Error {
@@ -428,7 +557,10 @@ fn state_conflict(record: &MessageRecord, why: &str) -> Error {
             "message sessions/{}/messages/{} is {}: {why}",
             record.session_id,
             record.id,
-            record.status.as_str_name().trim_start_matches("MESSAGE_STATUS_")
+            record
+                .status
+                .as_str_name()
+                .trim_start_matches("MESSAGE_STATUS_")
         ),
     )
 }
@@ -436,7 +568,10 @@ fn state_conflict(record: &MessageRecord, why: &str) -> Error {
 fn settle_queued(queued: Queued) -> Result<MessageRecord> {
     match queued {
         Queued::New(record) => Ok(record),
-        Queued::Repeated { existing, same_request: true } => Ok(existing),
+        Queued::Repeated {
+            existing,
+            same_request: true,
+        } => Ok(existing),
         Queued::Repeated { existing, .. } => Err(Error::already_exists(format!(
             "request_id was already used for a different request (message sessions/{}/messages/{})",
             existing.session_id, existing.id
@@ -450,9 +585,15 @@ pub fn parse_message_name(name: &str, field: &str) -> Result<(SessionId, i64)> {
     match parts.as_slice() {
         ["sessions", session, "messages", id] => match (session.parse(), id.parse()) {
             (Ok(session), Ok(id)) => Ok((session, id)),
-            _ => Err(Error::invalid_field(field, format!("{name:?} is not a message name like sessions/1/messages/2"))),
+            _ => Err(Error::invalid_field(
+                field,
+                format!("{name:?} is not a message name like sessions/1/messages/2"),
+            )),
         },
-        _ => Err(Error::invalid_field(field, format!("{name:?} is not a message name like sessions/1/messages/2"))),
+        _ => Err(Error::invalid_field(
+            field,
+            format!("{name:?} is not a message name like sessions/1/messages/2"),
+        )),
     }
 }
 

@@ -47,7 +47,10 @@ impl Checker {
     fn max_chars(&mut self, field: &str, value: &str, max: usize) {
         let count = value.chars().count();
         if count > max {
-            self.fail(field, format!("is {count} characters long; at most {max} are allowed"));
+            self.fail(
+                field,
+                format!("is {count} characters long; at most {max} are allowed"),
+            );
         }
     }
 
@@ -57,14 +60,20 @@ impl Checker {
                 !a.is_empty() && !b.is_empty() && !value.contains(char::is_whitespace)
             });
             if !valid {
-                self.fail(field, format!("{value:?} is not a MIME type like image/png"));
+                self.fail(
+                    field,
+                    format!("{value:?} is not a MIME type like image/png"),
+                );
             }
         }
     }
 
     fn source(&mut self, field: &str, source: &Option<pb::MediaSource>) {
         match source.as_ref().and_then(|s| s.source.as_ref()) {
-            None => self.fail(field, "is required: a `uri` to fetch or an uploaded `media` name"),
+            None => self.fail(
+                field,
+                "is required: a `uri` to fetch or an uploaded `media` name",
+            ),
             Some(pb::media_source::Source::Uri(uri)) if uri.trim().is_empty() => {
                 self.fail(&format!("{field}.uri"), "is empty")
             }
@@ -78,12 +87,19 @@ impl Checker {
 
 /// The vCard WhatsApp shows for a contact card.
 pub fn vcard(full_name: &str, digits: &str, organization: &str) -> String {
-    let escape = |s: &str| s.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace('\n', "\\n");
+    let escape = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace(';', "\\;")
+            .replace(',', "\\,")
+            .replace('\n', "\\n")
+    };
     let mut card = format!("BEGIN:VCARD\nVERSION:3.0\nFN:{}\n", escape(full_name));
     if !organization.is_empty() {
         card.push_str(&format!("ORG:{};\n", escape(organization)));
     }
-    card.push_str(&format!("TEL;type=CELL;type=VOICE;waid={digits}:+{digits}\nEND:VCARD"));
+    card.push_str(&format!(
+        "TEL;type=CELL;type=VOICE;waid={digits}:+{digits}\nEND:VCARD"
+    ));
     card
 }
 
@@ -206,21 +222,33 @@ pub fn validate_send(
             Some(Content::Image(_)) | Some(Content::Video(_)) | Some(Content::Audio(_))
         )
     {
-        check.fail("message.view_once", "applies only to image, video and audio messages");
+        check.fail(
+            "message.view_once",
+            "applies only to image, video and audio messages",
+        );
     }
     if message.mentions.len() > MAX_MENTIONS {
-        check.fail("message.mentions", format!("at most {MAX_MENTIONS} mentions"));
+        check.fail(
+            "message.mentions",
+            format!("at most {MAX_MENTIONS} mentions"),
+        );
     }
     for (i, mention) in message.mentions.iter().enumerate() {
         match normalize_chat(mention) {
             Ok(jid) if chat_type(&jid) == pb::ChatType::Personal => payload.mentions.push(jid),
-            Ok(_) => check.fail(&format!("message.mentions[{i}]"), "must be a user, not a group or channel"),
+            Ok(_) => check.fail(
+                &format!("message.mentions[{i}]"),
+                "must be a user, not a group or channel",
+            ),
             Err(e) => check.fail(&format!("message.mentions[{i}]"), e),
         }
     }
     if let Some(reference) = &message.reply_to {
         match &reference.target {
-            None => check.fail("message.reply_to", "names no message: set `message` or `key`"),
+            None => check.fail(
+                "message.reply_to",
+                "names no message: set `message` or `key`",
+            ),
             Some(pb::message_reference::Target::Key(key)) if key.id.is_empty() => {
                 check.fail("message.reply_to.key.id", "is required")
             }
@@ -270,7 +298,12 @@ mod tests {
     }
 
     fn fields(result: Result<ValidSend, Vec<FieldViolation>>) -> Vec<String> {
-        result.err().unwrap_or_default().into_iter().map(|v| v.field).collect()
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.field)
+            .collect()
     }
 
     #[test]
@@ -279,10 +312,19 @@ mod tests {
         assert_eq!(ok.chat, "14155550123@s.whatsapp.net");
         assert_eq!((ok.kind, ok.body.as_str()), ("text", "hi"));
         assert!(ok.request_hash.is_none());
-        assert_eq!(fields(validate_send(Some(&text("+14155550123", "  ")), "", "")), ["message.text"]);
-        assert_eq!(fields(validate_send(Some(&text("nope", "x")), "", "requests[2].")), ["requests[2].message.chat"]);
+        assert_eq!(
+            fields(validate_send(Some(&text("+14155550123", "  ")), "", "")),
+            ["message.text"]
+        );
+        assert_eq!(
+            fields(validate_send(Some(&text("nope", "x")), "", "requests[2].")),
+            ["requests[2].message.chat"]
+        );
         let long = "x".repeat(MAX_TEXT_CHARS + 1);
-        assert_eq!(fields(validate_send(Some(&text("+14155550123", &long)), "", "")), ["message.text"]);
+        assert_eq!(
+            fields(validate_send(Some(&text("+14155550123", &long)), "", "")),
+            ["message.text"]
+        );
         assert_eq!(fields(validate_send(None, "", "")), ["message"]);
     }
 
@@ -294,13 +336,19 @@ mod tests {
             options: vec!["Pizza".into(), "Pizza".into()],
             ..Default::default()
         }));
-        assert_eq!(fields(validate_send(Some(&poll), "", "")), ["message.poll.options[1]"]);
+        assert_eq!(
+            fields(validate_send(Some(&poll), "", "")),
+            ["message.poll.options[1]"]
+        );
         poll.content = Some(Content::Poll(pb::PollContent {
             question: "Lunch?".into(),
             options: vec!["Pizza".into()],
             ..Default::default()
         }));
-        assert_eq!(fields(validate_send(Some(&poll), "", "")), ["message.poll.options"]);
+        assert_eq!(
+            fields(validate_send(Some(&poll), "", "")),
+            ["message.poll.options"]
+        );
 
         let mut card = text("+14155550123", "");
         card.content = Some(Content::Contact(pb::ContactCardContent {
@@ -309,8 +357,13 @@ mod tests {
             ..Default::default()
         }));
         let ok = validate_send(Some(&card), "", "").unwrap();
-        let Some(Content::Contact(c)) = ok.payload.content else { panic!() };
-        assert!(c.vcard.contains("FN:Ada Lovelace") && c.vcard.contains("waid=442079460958:+442079460958"));
+        let Some(Content::Contact(c)) = ok.payload.content else {
+            panic!()
+        };
+        assert!(
+            c.vcard.contains("FN:Ada Lovelace")
+                && c.vcard.contains("waid=442079460958:+442079460958")
+        );
 
         let mut location = text("+14155550123", "");
         location.content = Some(Content::Location(pb::LocationContent {
@@ -318,16 +371,25 @@ mod tests {
             longitude: 10.0,
             ..Default::default()
         }));
-        assert_eq!(fields(validate_send(Some(&location), "", "")), ["message.location.latitude"]);
+        assert_eq!(
+            fields(validate_send(Some(&location), "", "")),
+            ["message.location.latitude"]
+        );
 
         let mut once = text("+14155550123", "hi");
         once.view_once = true;
         once.mentions = vec!["+14155550124".into(), "1-2@g.us".into()];
-        assert_eq!(fields(validate_send(Some(&once), "", "")), ["message.view_once", "message.mentions[1]"]);
+        assert_eq!(
+            fields(validate_send(Some(&once), "", "")),
+            ["message.view_once", "message.mentions[1]"]
+        );
 
         let mut image = text("+14155550123", "");
         image.content = Some(Content::Image(pb::ImageContent::default()));
-        assert_eq!(fields(validate_send(Some(&image), "", "")), ["message.image.source"]);
+        assert_eq!(
+            fields(validate_send(Some(&image), "", "")),
+            ["message.image.source"]
+        );
     }
 
     #[test]
@@ -337,6 +399,13 @@ mod tests {
         let c = validate_send(Some(&text("+14155550123", "b")), "key-1", "").unwrap();
         assert_eq!(a.request_hash, b.request_hash);
         assert_ne!(a.request_hash, c.request_hash);
-        assert_eq!(fields(validate_send(Some(&text("+14155550123", "a")), &"k".repeat(129), "")), ["request_id"]);
+        assert_eq!(
+            fields(validate_send(
+                Some(&text("+14155550123", "a")),
+                &"k".repeat(129),
+                ""
+            )),
+            ["request_id"]
+        );
     }
 }

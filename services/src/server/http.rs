@@ -5,31 +5,28 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt as _;
 
-/// The media routes, available once the store is ready.
+use crate::media::MediaService;
+
+/// The media service, available once the store is ready.
 #[derive(Clone, Default)]
-pub struct MediaSlot(Arc<OnceLock<Router>>);
+pub struct MediaSlot(Arc<OnceLock<MediaService>>);
 
 impl MediaSlot {
-    pub fn set(&self, router: Router) {
-        let _ = self.0.set(router);
+    pub fn set(&self, service: MediaService) {
+        let _ = self.0.set(service);
     }
 }
 
-async fn media(slot: MediaSlot, request: Request<Body>) -> Response {
+async fn media(slot: MediaSlot, token: String) -> Response {
     match slot.0.get() {
-        Some(router) => match router.clone().oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        },
+        Some(service) => crate::media::serve_token(service, &token).await,
         None => (StatusCode::SERVICE_UNAVAILABLE, "wagate is starting").into_response(),
     }
 }
@@ -45,7 +42,7 @@ pub fn serve(
     let media_slot = slot.clone();
     let mut app = Router::new().route(
         "/media/{token}",
-        get(move |request: Request<Body>| media(media_slot.clone(), request)),
+        get(move |Path(token): Path<String>| media(media_slot.clone(), token)),
     );
     // The in-process REST gateway is merged here.
     if let Some(gateway) = gateway {

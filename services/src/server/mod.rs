@@ -273,7 +273,7 @@ async fn bring_up(config: &Config, services: &Services) -> anyhow::Result<(Store
         Fetcher::new(config.allow_private_urls, config.media_fetch_timeout),
         services.public_url.clone(),
     );
-    services.media.set(crate::media::router(media.clone()));
+    services.media.set(media.clone());
     spawn_media_pruning(media.clone());
     let queue = message::Queue::new(store.clone(), media.clone(), config.queue.clone());
     let manager = SessionManager::new(

@@ -75,7 +75,12 @@ impl Store {
     }
 
     /// A media file of `session_id` that has not expired at `now`, without its content.
-    pub async fn get_media(&self, session_id: i64, id: i64, now: i64) -> Result<Option<MediaRecord>> {
+    pub async fn get_media(
+        &self,
+        session_id: i64,
+        id: i64,
+        now: i64,
+    ) -> Result<Option<MediaRecord>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {MEDIA_COLUMNS} FROM media WHERE id = $1 AND session_id = $2 AND expire_time > $3"
         )))

@@ -217,8 +217,10 @@ impl Store {
         let mut conditions = vec!["session_id = ?".to_owned()];
         conditions.extend(query.conditions.iter().cloned());
         let where_all = conditions.join(" AND ");
-        let (count_sql, _) =
-            number_placeholders(&format!("SELECT COUNT(*) AS n FROM messages WHERE {where_all}"), 1);
+        let (count_sql, _) = number_placeholders(
+            &format!("SELECT COUNT(*) AS n FROM messages WHERE {where_all}"),
+            1,
+        );
         let mut count = sqlx::query(AssertSqlSafe(count_sql)).bind(session);
         for value in &query.values {
             count = match value {
@@ -410,7 +412,8 @@ impl Store {
             .bind(session)
             .bind(id)
             .bind(OUTBOUND)
-            .bind(IN_PROGRESS)
+            // A QUEUED message with this id was attempted: a receipt proves it went out.
+            .bind(QUEUED)
             .bind(PLAYED)
             .execute(&self.pool)
             .await?;
@@ -449,7 +452,11 @@ impl Store {
     }
 
     /// Inbound messages marked read by this session.
-    pub async fn mark_inbound_read(&self, session: SessionId, whatsapp_ids: &[String]) -> Result<u64> {
+    pub async fn mark_inbound_read(
+        &self,
+        session: SessionId,
+        whatsapp_ids: &[String],
+    ) -> Result<u64> {
         let mut changed = 0;
         let now = now_ms();
         for id in whatsapp_ids {

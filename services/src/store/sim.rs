@@ -112,7 +112,11 @@ impl Store {
     }
 
     /// The delivery of `message_id` sent by `from_jid`, if the network accepted it.
-    pub async fn sim_delivery(&self, from_jid: &str, message_id: &str) -> Result<Option<SimDeliveryRow>> {
+    pub async fn sim_delivery(
+        &self,
+        from_jid: &str,
+        message_id: &str,
+    ) -> Result<Option<SimDeliveryRow>> {
         let row = sqlx::query(
             "SELECT sequence, message_id, from_jid, to_jid, summary, deliver_time FROM sim_deliveries \
              WHERE from_jid = $1 AND message_id = $2",
@@ -125,7 +129,11 @@ impl Store {
     }
 
     /// Who sent `message_id` to `to_jid` (for routing receipts back).
-    pub async fn sim_delivery_to(&self, to_jid: &str, message_id: &str) -> Result<Option<SimDeliveryRow>> {
+    pub async fn sim_delivery_to(
+        &self,
+        to_jid: &str,
+        message_id: &str,
+    ) -> Result<Option<SimDeliveryRow>> {
         let row = sqlx::query(
             "SELECT sequence, message_id, from_jid, to_jid, summary, deliver_time FROM sim_deliveries \
              WHERE to_jid = $1 AND message_id = $2 ORDER BY sequence LIMIT 1",
@@ -157,21 +165,24 @@ impl Store {
     }
 
     pub async fn push_sim_mailbox(&self, phone_number: &str, event: &[u8]) -> Result<()> {
-        sqlx::query("INSERT INTO sim_mailbox (phone_number, event, create_time) VALUES ($1, $2, $3)")
-            .bind(phone_number)
-            .bind(event)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sim_mailbox (phone_number, event, create_time) VALUES ($1, $2, $3)",
+        )
+        .bind(phone_number)
+        .bind(event)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Takes (removes and returns) the account's waiting events, oldest first.
     pub async fn take_sim_mailbox(&self, phone_number: &str) -> Result<Vec<Vec<u8>>> {
-        let rows = sqlx::query("SELECT id, event FROM sim_mailbox WHERE phone_number = $1 ORDER BY id")
-            .bind(phone_number)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, event FROM sim_mailbox WHERE phone_number = $1 ORDER BY id")
+                .bind(phone_number)
+                .fetch_all(&self.pool)
+                .await?;
         let Some(last) = rows.last() else {
             return Ok(Vec::new());
         };
@@ -187,7 +198,12 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
-    pub async fn insert_sim_media(&self, handle: &str, mime_type: &str, content: &[u8]) -> Result<()> {
+    pub async fn insert_sim_media(
+        &self,
+        handle: &str,
+        mime_type: &str,
+        content: &[u8],
+    ) -> Result<()> {
         sqlx::query("INSERT INTO sim_media (handle, mime_type, content, create_time) VALUES ($1, $2, $3, $4)")
             .bind(handle)
             .bind(mime_type)

@@ -4,14 +4,14 @@ use tonic::{Request, Response, Status};
 use wagate_proto::v1 as pb;
 use wagate_proto::v1::simulator_service_server::SimulatorService;
 
+use super::network::FaultKind;
 use super::network::{Account, Linked};
 use super::{Gate, Network};
-use super::network::FaultKind;
 use crate::api::{bearer, decode_page_token, encode_page_token, page_size, timestamp};
-use crate::message::model::normalize_chat;
-use wagate_proto::wagate::simnet::v1::ReceiptKind;
 use crate::error::Error;
+use crate::message::model::normalize_chat;
 use crate::validate::phone_digits;
+use wagate_proto::wagate::simnet::v1::ReceiptKind;
 
 pub struct ControlService {
     network: Network,
@@ -163,7 +163,9 @@ impl SimulatorService for ControlService {
             return Err(Error::invalid_field("text", "is required").into());
         }
         let message_id = self.network.phone_send(&from, &to, &request.text).await?;
-        Ok(Response::new(pb::InjectInboundMessageResponse { message_id }))
+        Ok(Response::new(pb::InjectInboundMessageResponse {
+            message_id,
+        }))
     }
 
     async fn inject_receipt(
@@ -180,7 +182,11 @@ impl SimulatorService for ControlService {
             Ok(pb::ReceiptType::Delivered) => ReceiptKind::Delivered,
             Ok(pb::ReceiptType::Read) => ReceiptKind::Read,
             Ok(pb::ReceiptType::Played) => ReceiptKind::Played,
-            _ => return Err(Error::invalid_field("type", "is required: DELIVERED, READ or PLAYED").into()),
+            _ => {
+                return Err(
+                    Error::invalid_field("type", "is required: DELIVERED, READ or PLAYED").into(),
+                );
+            }
         };
         self.network
             .phone_receipt(&number, &request.message_id, kind)
@@ -241,7 +247,12 @@ impl SimulatorService for ControlService {
                     .latency
                     .and_then(|d| std::time::Duration::try_from(d).ok())
                     .filter(|d| !d.is_zero() && *d <= std::time::Duration::from_secs(60))
-                    .ok_or_else(|| Error::invalid_field("latency", "a LATENCY fault needs a latency above 0 and at most 60 s"))?;
+                    .ok_or_else(|| {
+                        Error::invalid_field(
+                            "latency",
+                            "a LATENCY fault needs a latency above 0 and at most 60 s",
+                        )
+                    })?;
                 Some(FaultKind::Latency(latency))
             }
             Ok(pb::FaultType::Clear) => None,
@@ -263,8 +274,13 @@ impl SimulatorService for ControlService {
         };
         let limit = page_size(request.page_size, 1000, 10_000)?;
         let after = decode_page_token(&request.page_token)?.unwrap_or(0);
-        let rows = self.network.deliveries(from.as_deref(), after, limit).await?;
-        let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.sequence)).flatten();
+        let rows = self
+            .network
+            .deliveries(from.as_deref(), after, limit)
+            .await?;
+        let next = (rows.len() as i64 == limit)
+            .then(|| rows.last().map(|r| r.sequence))
+            .flatten();
         Ok(Response::new(pb::ListDeliveriesResponse {
             deliveries: rows
                 .into_iter()

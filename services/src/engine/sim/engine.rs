@@ -19,10 +19,10 @@ use crate::engine::{
     Connection, Engine, EngineEvent, InboundMessage, MediaBlob, MessageChange, OpenOptions,
     OutgoingMessage, PairCode, ReceiptKind, SendLookup, not_connected,
 };
-use wagate_proto::v1 as api;
 use crate::error::{Code, Error, Reason, Result};
 use crate::session::model::{LinkedUser, SessionId};
 use crate::store::Store;
+use wagate_proto::v1 as api;
 
 const ENGINE_NAME: &str = "sim";
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
@@ -228,7 +228,11 @@ impl Connection for SimConnection {
     async fn lookup_sent(&self, _chat: &str, whatsapp_id: &str) -> Result<SendLookup> {
         let credentials = self.credentials("look up a message")?;
         Ok(
-            match self.network.lookup_message(&credentials, whatsapp_id).await? {
+            match self
+                .network
+                .lookup_message(&credentials, whatsapp_id)
+                .await?
+            {
                 Some(time) => SendLookup::Accepted(time),
                 None => SendLookup::NotAccepted,
             },
@@ -270,12 +274,15 @@ impl Connection for SimConnection {
         let credentials = self.credentials("mark messages read")?;
         let mut by_chat: Vec<(String, String, Vec<String>)> = Vec::new();
         for key in keys {
-            match by_chat
-                .iter_mut()
-                .find(|(chat, participant, _)| *chat == key.remote_jid && *participant == key.participant)
-            {
+            match by_chat.iter_mut().find(|(chat, participant, _)| {
+                *chat == key.remote_jid && *participant == key.participant
+            }) {
                 Some((_, _, ids)) => ids.push(key.id.clone()),
-                None => by_chat.push((key.remote_jid.clone(), key.participant.clone(), vec![key.id.clone()])),
+                None => by_chat.push((
+                    key.remote_jid.clone(),
+                    key.participant.clone(),
+                    vec![key.id.clone()],
+                )),
             }
         }
         for (chat, participant, ids) in by_chat {
@@ -305,7 +312,9 @@ impl Connection for SimConnection {
 
     async fn download_media(&self, media_ref: &str) -> Result<MediaBlob> {
         let credentials = self.credentials("download media")?;
-        let handle = media_ref.strip_prefix(MEDIA_URI_PREFIX).unwrap_or(media_ref);
+        let handle = media_ref
+            .strip_prefix(MEDIA_URI_PREFIX)
+            .unwrap_or(media_ref);
         let (bytes, mime_type) = self.network.download_media(&credentials, handle).await?;
         Ok(MediaBlob {
             bytes: bytes.into(),
@@ -457,7 +466,8 @@ impl DeviceTask {
                     connected = true;
                     *failures = 0;
                     if credentials.is_some() {
-                        *self.online.lock().unwrap_or_else(|p| p.into_inner()) = credentials.clone();
+                        *self.online.lock().unwrap_or_else(|p| p.into_inner()) =
+                            credentials.clone();
                     }
                     EngineEvent::Connected {
                         user: linked_user(&c.device_jid, c.account.as_ref()),

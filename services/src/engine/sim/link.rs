@@ -89,7 +89,10 @@ impl SimNetworkService for LinkService {
         self.gate.check(bearer(request.metadata())).await?;
         let request = request.into_inner();
         let credentials = request.credentials.unwrap_or_default();
-        let time = self.network.device_lookup(&credentials, &request.id).await?;
+        let time = self
+            .network
+            .device_lookup(&credentials, &request.id)
+            .await?;
         Ok(Response::new(pb::LookupMessageResponse {
             accepted: time.is_some(),
             timestamp: time.map(Into::into),
@@ -134,6 +137,9 @@ impl SimNetworkService for LinkService {
             .network
             .device_download(&credentials, &request.handle)
             .await?;
-        Ok(Response::new(pb::DownloadMediaResponse { content, mime_type }))
+        Ok(Response::new(pb::DownloadMediaResponse {
+            content,
+            mime_type,
+        }))
     }
 }

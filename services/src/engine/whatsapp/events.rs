@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use whatsapp_rust::Jid;
 use whatsapp_rust::types::events::{ConnectFailureReason, Event};
 
+use super::messaging::inbound::{message_event, receipt_event};
 use crate::engine::EngineEvent;
 use crate::session::model::LinkedUser;
 
@@ -14,10 +15,12 @@ use crate::session::model::LinkedUser;
 pub enum Mapped {
     /// Report this event.
     Report(EngineEvent),
+    /// Report these events, in order (a batch of received messages).
+    ReportAll(Vec<EngineEvent>),
     /// The connection is over for good; report this final event after the
     /// client has stopped (and, for a logout, its credentials are wiped).
     Terminal(Terminal),
-    /// Nothing our sessions track (messages and the rest arrive with later issues).
+    /// Nothing our sessions track.
     Ignore,
 }
 
@@ -74,9 +77,28 @@ fn failure(reason: &ConnectFailureReason) -> String {
 }
 
 /// Maps one library event. `me` gives the linked account when the client
-/// reports Connected (the event carries no payload).
+/// reports Connected (the event carries no payload) and tells quotes and
+/// reactions of this account's messages apart.
 pub fn map(event: &Event, me: impl FnOnce() -> Option<LinkedUser>, now: SystemTime) -> Mapped {
     match event {
+        Event::Messages(batch) => {
+            let me = me();
+            let events: Vec<EngineEvent> = batch
+                .iter()
+                .filter_map(|received| {
+                    message_event(&received.message, &received.info, me.as_ref())
+                })
+                .collect();
+            if events.is_empty() {
+                Mapped::Ignore
+            } else {
+                Mapped::ReportAll(events)
+            }
+        }
+        Event::Receipt(receipt) => match receipt_event(receipt) {
+            Some(event) => Mapped::Report(event),
+            None => Mapped::Ignore,
+        },
         Event::PairingQrCode(qr) => Mapped::Report(EngineEvent::QrCode {
             code: qr.code.clone(),
             expire_time: now + qr.timeout,

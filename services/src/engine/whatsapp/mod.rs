@@ -33,9 +33,9 @@ use self::proxy::{ProxyConfig, WaTransportFactory};
 use crate::engine::{
     Connection, Engine, EngineEvent, MediaBlob, OpenOptions, OutgoingMessage, PairCode, Resources,
 };
-use wagate_proto::v1::{MessageKey, PresenceState};
 use crate::error::{Code, Error, Reason, Result};
 use crate::session::model::{LinkedUser, SessionId};
+use wagate_proto::v1::{MessageKey, PresenceState};
 
 /// How long a stopping client may take to flush before we stop waiting.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -157,12 +157,19 @@ enum Signal {
     NetworkError(String),
 }
 
-/// Forwards library events without blocking the library's receive path.
-struct Forwarder(mpsc::UnboundedSender<Signal>);
+/// Forwards library events without blocking the library's receive path;
+/// server acks also complete the sends waiting for them.
+struct Forwarder {
+    signals: mpsc::UnboundedSender<Signal>,
+    acks: Arc<messaging::AckWaiters>,
+}
 
 impl EventHandler for Forwarder {
     fn handle_event(&self, event: Arc<Event>) {
-        let _ = self.0.send(Signal::Library(event));
+        if let Event::ServerAck(ack) = &*event {
+            self.acks.resolve(ack);
+        }
+        let _ = self.signals.send(Signal::Library(event));
     }
 }
 
@@ -202,11 +209,15 @@ impl Engine for WhatsAppEngine {
             transport = transport.with_url(url.clone());
         }
         let http = proxy::observed_http_client(proxy.as_ref(), Some(on_error));
+        let acks = Arc::new(messaging::AckWaiters::default());
         let bot = Bot::builder()
             .with_backend_arc(backend)
             .with_transport_factory(transport)
             .with_http_client(http)
-            .with_event_handler(Forwarder(signals))
+            .with_event_handler(Forwarder {
+                signals,
+                acks: acks.clone(),
+            })
             .with_device_props(DevicePropsOverride::new().with_os("wagate"))
             .build()
             .await
@@ -228,6 +239,7 @@ impl Engine for WhatsAppEngine {
         let task = tokio::spawn(supervisor.run(handle, receiver, cancel.clone()));
         Ok(Box::new(WaConnection {
             client,
+            acks,
             cancel,
             task: tokio::sync::Mutex::new(Some(task)),
         }))
@@ -355,6 +367,12 @@ impl Supervisor {
                         }
                         event
                     }
+                    Mapped::ReportAll(events) => {
+                        for event in events {
+                            let _ = self.events.send(event).await;
+                        }
+                        return None;
+                    }
                     Mapped::Terminal(terminal) => return Some(terminal),
                     Mapped::Ignore => return None,
                 }
@@ -378,6 +396,7 @@ impl Supervisor {
 
 struct WaConnection {
     client: Arc<Client>,
+    acks: Arc<messaging::AckWaiters>,
     cancel: CancellationToken,
     task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -425,7 +444,7 @@ impl Connection for WaConnection {
     }
 
     async fn send_message(&self, message: &OutgoingMessage) -> Result<SystemTime> {
-        messaging::send(&self.client, message).await
+        messaging::send(&self.client, &self.acks, message).await
     }
 
     async fn edit_message(&self, chat: &str, whatsapp_id: &str, new_text: &str) -> Result<()> {

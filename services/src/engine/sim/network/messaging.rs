@@ -141,7 +141,10 @@ impl State {
         kinds
     }
 
-    fn online_devices(&self, digits: &str) -> Vec<(String, tokio::sync::mpsc::Sender<pb::AttachResponse>)> {
+    fn online_devices(
+        &self,
+        digits: &str,
+    ) -> Vec<(String, tokio::sync::mpsc::Sender<pb::AttachResponse>)> {
         self.online
             .iter()
             .filter(|(jid, _)| self.devices.get(*jid).is_some_and(|d| d.digits == digits))
@@ -188,17 +191,20 @@ impl Network {
         Ok(id)
     }
 
-    async fn send_from(&self, sender: Sender, request: pb::SendMessageRequest) -> Result<SystemTime> {
+    async fn send_from(
+        &self,
+        sender: Sender,
+        request: pb::SendMessageRequest,
+    ) -> Result<SystemTime> {
         if request.id.is_empty() {
             return Err(Error::invalid_field("id", "a message needs an id"));
         }
         let (faults, peer, account) = {
             let mut state = self.state();
-            let account = state
-                .accounts
-                .get(&sender.digits)
-                .cloned()
-                .ok_or_else(|| Error::not_found(format!("+{} is not registered", sender.digits)))?;
+            let account =
+                state.accounts.get(&sender.digits).cloned().ok_or_else(|| {
+                    Error::not_found(format!("+{} is not registered", sender.digits))
+                })?;
             let faults = state.take_faults(&sender.digits);
             (faults, state.peer(&request.chat), account)
         };
@@ -254,8 +260,14 @@ impl Network {
                 edit_of: request.edit_of.clone(),
                 revoke_of: request.revoke_of.clone(),
             };
-            self.push(&recipient.digits, None, event(pb::attach_response::Event::Message(Box::new(inbound.clone()))))
-                .await?;
+            self.push(
+                &recipient.digits,
+                None,
+                event(pb::attach_response::Event::Message(Box::new(
+                    inbound.clone(),
+                ))),
+            )
+            .await?;
             // The account's other devices see what it sent, as on WhatsApp.
             let own_copy = pb::InboundMessage {
                 chat: recipient.jid(),
@@ -277,8 +289,12 @@ impl Network {
                     kind: pb::ReceiptKind::Delivered as i32,
                     timestamp: Some(timestamp(SystemTime::now())),
                 };
-                self.push(&account.digits, None, event(pb::attach_response::Event::Receipt(receipt)))
-                    .await?;
+                self.push(
+                    &account.digits,
+                    None,
+                    event(pb::attach_response::Event::Receipt(receipt)),
+                )
+                .await?;
             }
         }
         if disconnect {
@@ -293,7 +309,12 @@ impl Network {
 
     /// Hands an event to the account's online devices (except `skip`), or
     /// keeps it in the account's mailbox when none is online.
-    async fn push(&self, digits: &str, skip: Option<&str>, message: pb::AttachResponse) -> Result<()> {
+    async fn push(
+        &self,
+        digits: &str,
+        skip: Option<&str>,
+        message: pb::AttachResponse,
+    ) -> Result<()> {
         let (targets, has_devices) = {
             let state = self.state();
             (state.online_devices(digits), state.has_devices(digits))
@@ -319,7 +340,11 @@ impl Network {
     }
 
     /// Sends what waited in the account's mailbox to a device that just connected.
-    pub(super) fn drain_mailbox(&self, digits: String, tx: tokio::sync::mpsc::Sender<pb::AttachResponse>) {
+    pub(super) fn drain_mailbox(
+        &self,
+        digits: String,
+        tx: tokio::sync::mpsc::Sender<pb::AttachResponse>,
+    ) {
         let network = self.clone();
         tokio::spawn(async move {
             let events = match network.inner.store.take_sim_mailbox(&digits).await {
@@ -371,9 +396,19 @@ impl Network {
         self.receipt_from(digits, &[id.to_owned()], kind).await
     }
 
-    async fn receipt_from(&self, digits: &str, ids: &[String], kind: pb::ReceiptKind) -> Result<()> {
+    async fn receipt_from(
+        &self,
+        digits: &str,
+        ids: &[String],
+        kind: pb::ReceiptKind,
+    ) -> Result<()> {
         let reader = format!("{digits}@s.whatsapp.net");
-        let lid = self.state().accounts.get(digits).map(|a| a.lid.clone()).unwrap_or_default();
+        let lid = self
+            .state()
+            .accounts
+            .get(digits)
+            .map(|a| a.lid.clone())
+            .unwrap_or_default();
         let mut found = 0;
         for id in ids {
             let mut delivery = self.inner.store.sim_delivery_to(&reader, id).await?;
@@ -382,7 +417,12 @@ impl Network {
             }
             let Some(delivery) = delivery else { continue };
             found += 1;
-            let sender_digits = delivery.from_jid.split('@').next().unwrap_or_default().to_owned();
+            let sender_digits = delivery
+                .from_jid
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             let receipt = pb::Receipt {
                 chat: delivery.to_jid.clone(),
                 ids: vec![id.clone()],
@@ -390,8 +430,12 @@ impl Network {
                 kind: kind as i32,
                 timestamp: Some(timestamp(SystemTime::now())),
             };
-            self.push(&sender_digits, None, event(pb::attach_response::Event::Receipt(receipt)))
-                .await?;
+            self.push(
+                &sender_digits,
+                None,
+                event(pb::attach_response::Event::Receipt(receipt)),
+            )
+            .await?;
         }
         if found == 0 && !ids.is_empty() {
             return Err(Error::not_found(format!(
@@ -431,11 +475,12 @@ impl Network {
         handle: &str,
     ) -> Result<(Vec<u8>, String)> {
         self.state().device_account(credentials)?;
-        self.inner
-            .store
-            .sim_media(handle)
-            .await?
-            .ok_or_else(|| Error::whatsapp(Code::FailedPrecondition, "the media is no longer on the server"))
+        self.inner.store.sim_media(handle).await?.ok_or_else(|| {
+            Error::whatsapp(
+                Code::FailedPrecondition,
+                "the media is no longer on the server",
+            )
+        })
     }
 
     pub fn inject_fault(&self, digits: &str, kind: Option<FaultKind>, count: u32) -> Result<()> {
@@ -447,10 +492,14 @@ impl Network {
             None => {
                 state.faults.remove(digits);
             }
-            Some(kind) => state.faults.entry(digits.to_owned()).or_default().push(Fault {
-                kind,
-                remaining: (count > 0).then_some(count),
-            }),
+            Some(kind) => state
+                .faults
+                .entry(digits.to_owned())
+                .or_default()
+                .push(Fault {
+                    kind,
+                    remaining: (count > 0).then_some(count),
+                }),
         }
         Ok(())
     }

@@ -56,6 +56,20 @@ enum BenchCommand {
         #[arg(long, default_value = "BENCHMARKS.md")]
         output: PathBuf,
     },
+    /// SendMessage accept throughput and latency vs the Health/Check ceiling, on SQLite and PostgreSQL.
+    Send {
+        /// Concurrent callers.
+        #[arg(long, default_value_t = 64)]
+        callers: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// PostgreSQL server URL (with a database path) where a scratch database may be created.
+        #[arg(long, value_name = "URL")]
+        postgres_url: Option<String>,
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        output: PathBuf,
+    },
     /// RSS per idle whatsapp-engine session with the SQLite and PostgreSQL credential stores.
     WhatsappSessions {
         #[arg(long, default_value_t = 200)]
@@ -120,6 +134,23 @@ pub fn main() -> ExitCode {
                 crate::bench::foundation(crate::bench::FoundationOptions {
                     sessions,
                     runs,
+                    output,
+                })
+                .await
+            }
+            Command::Bench {
+                which:
+                    BenchCommand::Send {
+                        callers,
+                        seconds,
+                        postgres_url,
+                        output,
+                    },
+            } => {
+                crate::bench::send::send(crate::bench::send::SendOptions {
+                    callers,
+                    duration: std::time::Duration::from_secs(seconds),
+                    postgres_url,
                     output,
                 })
                 .await

@@ -110,7 +110,7 @@ impl Messages {
     /// builds the row to queue.
     async fn prepare(
         &self,
-        session: &Session,
+        session: SessionId,
         valid: ValidSend,
         prefix: &str,
     ) -> Result<NewOutbound> {
@@ -119,13 +119,13 @@ impl Messages {
             let field = format!("{prefix}message.{}.source", valid.kind);
             self.inner
                 .media
-                .check_source(session.id, source, &field)
+                .check_source(session, source, &field)
                 .await?;
         }
         if let Some(reference) = payload.reply_to.take() {
             let key = self
                 .resolve_reference(
-                    session.id,
+                    session,
                     reference,
                     &valid.chat,
                     &format!("{prefix}message.reply_to"),
@@ -140,7 +140,7 @@ impl Messages {
         {
             let key = self
                 .resolve_reference(
-                    session.id,
+                    session,
                     reference,
                     &valid.chat,
                     &format!("{prefix}message.reaction.target"),
@@ -151,14 +151,9 @@ impl Messages {
             });
         }
         Ok(NewOutbound {
-            session_id: session.id,
+            session_id: session,
             chat_type: chat_type(&valid.chat) as i64,
             chat: valid.chat,
-            sender: session
-                .user
-                .as_ref()
-                .map(|u| u.jid.clone())
-                .unwrap_or_default(),
             kind: valid.kind.to_owned(),
             body: valid.body,
             payload,
@@ -226,17 +221,25 @@ impl Messages {
             .map_err(|_| Error::unavailable("the server is shutting down"))?
     }
 
-    /// Queues one message; returns once it is durable.
+    /// Queues one message; returns once it is durable. The hot path: the
+    /// session is checked by the insert itself, which shares a commit with
+    /// concurrent sends.
     pub async fn send(&self, session: SessionId, valid: ValidSend) -> Result<Accepted> {
-        let session = self.sending_session(session).await?;
-        let rate = self.inner.limits.admit_call(session.id)?;
+        let rate = self.inner.limits.admit_call(session)?;
         self.inner
             .limits
-            .check_quotas(&self.inner.store, session.id, 1)
+            .check_quotas(&self.inner.store, session, 1)
             .await?;
-        let row = self.prepare(&session, valid, "").await?;
-        let message = settle_queued(self.queue_one(row).await?)?;
-        self.inner.queue.notify(session.id);
+        let row = self.prepare(session, valid, "").await?;
+        let message = match self.queue_one(row).await? {
+            Queued::NoSender => {
+                // Say why: an unknown session, or one without a linked account.
+                self.sending_session(session).await?;
+                return Err(Error::unavailable("the session changed meanwhile; retry"));
+            }
+            queued => settle_queued(queued)?,
+        };
+        self.inner.queue.notify(session);
         Ok(Accepted { message, rate })
     }
 
@@ -261,7 +264,7 @@ impl Messages {
                 (Err(err), _) => Err(err),
                 (Ok(_), Some(quota)) => Err(quota.clone()),
                 (Ok(valid), None) => {
-                    self.prepare(&session, valid, &format!("requests[{index}]."))
+                    self.prepare(session.id, valid, &format!("requests[{index}]."))
                         .await
                 }
             });
@@ -567,6 +570,10 @@ fn state_conflict(record: &MessageRecord, why: &str) -> Error {
 
 fn settle_queued(queued: Queued) -> Result<MessageRecord> {
     match queued {
+        Queued::NoSender => Err(Error::precondition(
+            Reason::SessionNotConnected,
+            "the session has no linked WhatsApp account",
+        )),
         Queued::New(record) => Ok(record),
         Queued::Repeated {
             existing,

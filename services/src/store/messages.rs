@@ -76,7 +76,6 @@ pub struct NewOutbound {
     pub session_id: SessionId,
     pub chat: String,
     pub chat_type: i64,
-    pub sender: String,
     pub kind: String,
     pub body: String,
     pub payload: pb::Message,
@@ -94,6 +93,8 @@ pub enum Queued {
         existing: MessageRecord,
         same_request: bool,
     },
+    /// Not queued: the session does not exist or has no linked account.
+    NoSender,
 }
 
 /// One comparison of a ListMessages filter, as SQL with its bound values.
@@ -135,17 +136,19 @@ impl Store {
         let mut results = Vec::with_capacity(batch.len());
         let now = now_ms();
         for message in batch {
+            // The sender is the session's linked account, read in the same
+            // statement: no row is queued for a session without one.
             let inserted = sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO messages (session_id, direction, chat, chat_type, sender, kind, body, payload, \
                  status, request_id, request_hash, create_time, update_time) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                 SELECT id, $2, $3, $4, user_jid, $5, $6, $7, $8, $9, $10, $11, $11 FROM sessions \
+                 WHERE id = $1 AND user_jid <> '' \
                  ON CONFLICT (session_id, request_id) DO NOTHING RETURNING {COLUMNS}"
             )))
             .bind(message.session_id)
             .bind(OUTBOUND)
             .bind(&message.chat)
             .bind(message.chat_type)
-            .bind(&message.sender)
             .bind(&message.kind)
             .bind(&message.body)
             .bind(message.payload.encode_to_vec())
@@ -157,18 +160,24 @@ impl Store {
             .await?;
             let result = match inserted {
                 Some(row) => Queued::New(record_from_row(&row)?),
+                None if message.request_id.is_none() => Queued::NoSender,
                 None => {
                     let row = sqlx::query(AssertSqlSafe(format!(
                         "SELECT {COLUMNS}, request_hash FROM messages WHERE session_id = $1 AND request_id = $2"
                     )))
                     .bind(message.session_id)
                     .bind(message.request_id.as_deref())
-                    .fetch_one(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                    let hash: Option<String> = row.try_get("request_hash")?;
-                    Queued::Repeated {
-                        existing: record_from_row(&row)?,
-                        same_request: hash == message.request_hash,
+                    match row {
+                        Some(row) => {
+                            let hash: Option<String> = row.try_get("request_hash")?;
+                            Queued::Repeated {
+                                existing: record_from_row(&row)?,
+                                same_request: hash == message.request_hash,
+                            }
+                        }
+                        None => Queued::NoSender,
                     }
                 }
             };

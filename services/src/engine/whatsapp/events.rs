@@ -206,9 +206,15 @@ pub fn map(event: &Event, me: impl FnOnce() -> Option<LinkedUser>, now: SystemTi
 mod tests {
     use std::time::{Duration, SystemTime};
 
-    use whatsapp_rust::chrono::Duration as ChronoDuration;
+    use std::sync::Arc;
+
+    use whatsapp_rust::buffa::MessageField;
+    use whatsapp_rust::chrono::{DateTime, Duration as ChronoDuration};
     use whatsapp_rust::transport::DisconnectReason;
     use whatsapp_rust::types::events::*;
+    use whatsapp_rust::types::message::{MessageInfo, MessageSource};
+    use whatsapp_rust::types::presence::ReceiptType;
+    use whatsapp_rust::waproto::whatsapp as wa;
 
     use super::*;
 
@@ -410,5 +416,89 @@ mod tests {
         ));
         let ack = Event::ServerAck(ServerAck::builder().id("3EB0".to_string()).build());
         assert_eq!(map(&ack, me, now()), Mapped::Ignore);
+    }
+
+    fn received(id: &str, message: wa::Message) -> InboundMessage {
+        let info = MessageInfo {
+            id: id.into(),
+            source: MessageSource {
+                chat: "15557654321@s.whatsapp.net".parse().unwrap(),
+                sender: "15557654321@s.whatsapp.net".parse().unwrap(),
+                ..Default::default()
+            },
+            timestamp: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            ..Default::default()
+        };
+        InboundMessage::builder()
+            .message(Arc::new(message))
+            .info(Arc::new(info))
+            .build()
+    }
+
+    #[test]
+    fn message_batches_report_each_message_we_track() {
+        let text = wa::Message {
+            conversation: Some("hi".into()),
+            ..Default::default()
+        };
+        let key_share = wa::Message {
+            sender_key_distribution_message: MessageField::some(Default::default()),
+            ..Default::default()
+        };
+        let batch = |messages: Vec<InboundMessage>| {
+            Event::Messages(
+                MessageBatch::builder()
+                    .messages(messages.into())
+                    .origin(BatchOrigin::OfflineDrain)
+                    .build(),
+            )
+        };
+        let event = batch(vec![
+            received("A", text.clone()),
+            received("B", key_share.clone()),
+            received("C", text),
+        ]);
+        let Mapped::ReportAll(events) = map(&event, me, now()) else {
+            panic!("messages")
+        };
+        let ids: Vec<_> = events
+            .iter()
+            .map(|e| match e {
+                EngineEvent::MessageReceived(m) => m.whatsapp_id.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, ["A", "C"]);
+        assert_eq!(
+            map(&batch(vec![received("B", key_share)]), me, now()),
+            Mapped::Ignore
+        );
+    }
+
+    #[test]
+    fn receipts_are_reported_and_self_receipts_ignored() {
+        let receipt = |kind: ReceiptType| {
+            Event::Receipt(
+                Receipt::builder()
+                    .source(MessageSource {
+                        chat: "15557654321@s.whatsapp.net".parse().unwrap(),
+                        sender: "15557654321@s.whatsapp.net".parse().unwrap(),
+                        ..Default::default()
+                    })
+                    .message_ids(vec!["3EB0A".into()])
+                    .timestamp(DateTime::from_timestamp(1_800_000_000, 0).unwrap())
+                    .r#type(kind)
+                    .offline(false)
+                    .build(),
+            )
+        };
+        assert!(matches!(
+            map(&receipt(ReceiptType::Read), me, now()),
+            Mapped::Report(EngineEvent::Receipt {
+                kind: crate::engine::ReceiptKind::Read,
+                ..
+            })
+        ));
+        assert_eq!(map(&receipt(ReceiptType::Retry), me, now()), Mapped::Ignore);
     }
 }

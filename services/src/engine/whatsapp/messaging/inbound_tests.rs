@@ -570,7 +570,10 @@ fn chatter_statuses_and_unknown_kinds() {
     assert_eq!(message_event(&text, &status, None), None);
 
     let event = wa::Message {
-        event_message: MessageField::some(Default::default()),
+        event_message: MessageField::some(wa::message::EventMessage {
+            name: Some("Party".into()),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let inbound = received(&event, &direct_info("3EB0EVT"));

@@ -2,6 +2,8 @@
 //! the RSS each idle connected simulated session adds. Runs real `wagate serve`
 //! processes (this binary) on loopback and writes its section of BENCHMARKS.md.
 
+pub mod send;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -1,0 +1,219 @@
+//! `wagate bench send`: SendMessage accept throughput and latency with
+//! concurrent callers, against the server's own `grpc.health.v1.Health/Check`
+//! throughput measured in the same run (the ceiling), on SQLite and PostgreSQL.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+use wagate_proto::v1 as pb;
+use wagate_proto::v1::message_service_client::MessageServiceClient;
+use wagate_proto::v1::simulator_service_client::SimulatorServiceClient;
+
+use super::{authed, link_sessions, spawn_server_with, time_to_serving, today, write_section};
+
+pub struct SendOptions {
+    pub callers: usize,
+    pub duration: Duration,
+    pub postgres_url: Option<String>,
+    pub output: PathBuf,
+}
+
+/// Calls per second and latency percentiles of one measurement.
+struct Figures {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// Runs `call` from `callers` tasks over a few shared connections for `duration`.
+async fn measure<F, Fut>(
+    channels: &[Channel],
+    callers: usize,
+    duration: Duration,
+    call: F,
+) -> anyhow::Result<Figures>
+where
+    F: Fn(Channel, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let call = Arc::new(call);
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for caller in 0..callers {
+        let channel = channels[caller % channels.len()].clone();
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 0;
+            while Instant::now() < deadline {
+                let begin = Instant::now();
+                call(channel.clone(), caller * 1_000_000 + n).await?;
+                latencies.push(begin.elapsed());
+                n += 1;
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    all.sort();
+    let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+    Ok(Figures {
+        per_second: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+    })
+}
+
+async fn run_backend(
+    label: &str,
+    database_url: Option<&str>,
+    options: &SendOptions,
+) -> anyhow::Result<(Figures, Figures)> {
+    let dir =
+        std::env::temp_dir().join(format!("wagate-bench-send-{}-{label}", std::process::id()));
+    let mut env = vec![
+        ("WAGATE_ENGINE", "sim"),
+        ("WAGATE_QUEUE_PROTECTION_INTERVAL", "0s"),
+        ("WAGATE_QUEUE_RATE_LIMIT", "1000000000"),
+    ];
+    if let Some(url) = database_url {
+        env.push(("WAGATE_DATABASE_URL", url));
+    }
+    let (server, started) = spawn_server_with(&dir, &env)?;
+    let (_, channel) = time_to_serving(&server, started).await?;
+    link_sessions(channel.clone(), 1).await?;
+    SimulatorServiceClient::new(channel.clone())
+        .register_account(authed(pb::RegisterAccountRequest {
+            account: Some(pb::SimAccount {
+                phone_number: "+15559990000".into(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .context("register the recipient")?;
+    // Four HTTP/2 connections shared by the callers, as a client pool would.
+    let mut channels = Vec::new();
+    for _ in 0..4 {
+        channels.push(
+            tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))?
+                .connect()
+                .await?,
+        );
+    }
+    let ceiling = measure(
+        &channels,
+        options.callers,
+        options.duration,
+        |channel, _| async move {
+            HealthClient::new(channel)
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await?;
+            Ok(())
+        },
+    )
+    .await?;
+    let accept = measure(
+        &channels,
+        options.callers,
+        options.duration,
+        |channel, n| async move {
+            MessageServiceClient::new(channel)
+                .send_message(authed(pb::SendMessageRequest {
+                    parent: "sessions/1".into(),
+                    message: Some(pb::Message {
+                        chat: "+15559990000".into(),
+                        content: Some(pb::message::Content::Text(format!("bench {n}"))),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                }))
+                .await?;
+            Ok(())
+        },
+    )
+    .await?;
+    println!(
+        "{label}: Health/Check {:.0}/s (p50 {:?}, p99 {:?}); SendMessage accepted {:.0}/s (p50 {:?}, p99 {:?}); ratio {:.2}",
+        ceiling.per_second,
+        ceiling.p50,
+        ceiling.p99,
+        accept.per_second,
+        accept.p50,
+        accept.p99,
+        accept.per_second / ceiling.per_second
+    );
+    drop(server);
+    Ok((ceiling, accept))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+pub async fn send(options: SendOptions) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    rows.push(("SQLite", run_backend("sqlite", None, &options).await?));
+    if let Some(admin_url) = &options.postgres_url {
+        use sqlx::Connection as _;
+        let name = format!("wagate_bench_send_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(admin_url)
+            .await
+            .context("connect to --postgres-url")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await?;
+        let (base_url, _) = admin_url
+            .rsplit_once('/')
+            .context("--postgres-url needs a database path")?;
+        let result = run_backend("postgres", Some(&format!("{base_url}/{name}")), &options).await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await;
+        rows.push(("PostgreSQL", result?));
+    }
+    let mut body = format!(
+        "## Send accept throughput\n\n`wagate bench send{}` (release build), {} on {}: {} concurrent callers over 4 HTTP/2 \
+         connections for {} s each, one linked simulated session sending text to one recipient while its queue worker \
+         drains concurrently. The ceiling is the same server's `grpc.health.v1.Health/Check` in the same run. Target: \
+         accept throughput at least half of the ceiling, p99 under 20 ms.\n\n\
+         | Store | Health/Check (ceiling) | SendMessage accepted | Accept / ceiling | Accept p50 | Accept p99 |\n\
+         |---|---|---|---|---|---|\n",
+        if options.postgres_url.is_some() {
+            " --postgres-url …"
+        } else {
+            ""
+        },
+        today(),
+        std::env::consts::ARCH,
+        options.callers,
+        options.duration.as_secs(),
+    );
+    for (label, (ceiling, accept)) in &rows {
+        body.push_str(&format!(
+            "| {label} | {:.0}/s | {:.0}/s | {:.2} | {} | {} |\n",
+            ceiling.per_second,
+            accept.per_second,
+            accept.per_second / ceiling.per_second,
+            ms(accept.p50),
+            ms(accept.p99)
+        ));
+    }
+    body.push('\n');
+    write_section(&options.output, "send", &body)?;
+    println!("wrote the send section of {}", options.output.display());
+    Ok(())
+}

@@ -94,7 +94,7 @@ pub fn message_pb(record: &MessageRecord) -> pb::Message {
         direction: record.direction as i32,
         chat: record.chat.clone(),
         chat_type: chat_type(&record.chat) as i32,
-        sender: record.sender.clone(),
+        sender: super::model::account_jid(&record.sender),
         sender_phone_number: if record.sender_pn.is_empty() {
             super::model::jid_digits(&record.sender)
                 .map(|d| format!("+{d}"))

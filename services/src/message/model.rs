@@ -109,6 +109,17 @@ pub fn normalize_chat(input: &str) -> Result<String, String> {
     }
 }
 
+/// The account JID of a device JID (`1415…:3@s.whatsapp.net` → `1415…@s.whatsapp.net`).
+pub fn account_jid(jid: &str) -> String {
+    match jid.split_once('@') {
+        Some((user, server)) => match user.split_once(':') {
+            Some((account, _device)) => format!("{account}@{server}"),
+            None => jid.to_owned(),
+        },
+        None => jid.to_owned(),
+    }
+}
+
 /// The phone digits of a phone-number JID, if it is one.
 pub fn jid_digits(jid: &str) -> Option<&str> {
     let (user, server) = jid.split_once('@')?;

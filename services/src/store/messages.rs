@@ -308,7 +308,8 @@ impl Store {
         sqlx::query(
             "UPDATE messages SET status = CASE WHEN status < $1 THEN $1 ELSE status END, \
              send_time = COALESCE(send_time, $2), error_code = 0, error_message = '', error_reason = '', \
-             payload = CASE WHEN $3 = 1 THEN payload ELSE NULL END, update_time = $4 \
+             payload = CASE WHEN $3 = 1 THEN payload ELSE NULL END, \
+             body = CASE WHEN $3 = 1 THEN body ELSE '' END, update_time = $4 \
              WHERE id = $5 AND status BETWEEN $6 AND $7",
         )
         .bind(SENT)
@@ -345,7 +346,8 @@ impl Store {
     pub async fn mark_failed(&self, id: i64, failure: &Failure, keep_content: bool) -> Result<()> {
         sqlx::query(
             "UPDATE messages SET status = $1, error_code = $2, error_message = $3, error_reason = $4, \
-             payload = CASE WHEN $5 = 1 THEN payload ELSE NULL END, update_time = $6 \
+             payload = CASE WHEN $5 = 1 THEN payload ELSE NULL END, \
+             body = CASE WHEN $5 = 1 THEN body ELSE '' END, update_time = $6 \
              WHERE id = $7 AND status IN ($8, $9)",
         )
         .bind(FAILED)
@@ -412,7 +414,7 @@ impl Store {
         for id in whatsapp_ids {
             let done = sqlx::query(AssertSqlSafe(format!(
                 "UPDATE messages SET status = CASE WHEN status < $1 THEN $1 ELSE status END, \
-                 {column} = COALESCE({column}, $2), update_time = $3 \
+                 {column} = COALESCE({column}, $2), send_time = COALESCE(send_time, $2), update_time = $3 \
                  WHERE session_id = $4 AND whatsapp_id = $5 AND direction = $6 AND status BETWEEN $7 AND $8"
             )))
             .bind(status as i64)

@@ -428,3 +428,72 @@ async fn rate_limits_quotas_and_account_protection() {
     }
     pair.stop().await;
 }
+
+#[tokio::test]
+async fn unlogged_sessions_keep_status_but_not_content_and_typing_delays_sends() {
+    for backend in backends() {
+        let delay = Duration::from_millis(300);
+        let pair = Pair::start(backend, |config| {
+            config.queue.typing_delay_min = delay;
+            config.queue.typing_delay_max = delay;
+        })
+        .await;
+        let mut sessions = pair.server.sessions();
+        for name in [&pair.a, &pair.b] {
+            sessions
+                .update_session(admin(pb::UpdateSessionRequest {
+                    session: Some(pb::Session {
+                        name: name.clone(),
+                        log_messages: Some(false),
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["log_messages".into()],
+                    }),
+                }))
+                .await
+                .unwrap();
+        }
+        let mut messages = pair.messages();
+        let queued = send(&mut messages, &pair.a, text(PHONE_B, "secret"))
+            .await
+            .unwrap();
+        wait_message(&messages, &queued.name, pb::MessageStatus::Delivered).await;
+        // The content goes once the worker has recorded the server's ack.
+        let sent =
+            wagate_tests::eventually("content dropped once sent", Duration::from_secs(10), || {
+                let mut messages = messages.clone();
+                let name = queued.name.clone();
+                async move {
+                    let message = get(&mut messages, &name).await;
+                    (message.content.is_none() && message.body.is_empty()).then_some(message)
+                }
+            })
+            .await;
+        assert_eq!(sent.status, pb::MessageStatus::Delivered as i32);
+        // The human-like pause (typing shown) came before the send.
+        assert!(
+            millis(&sent.send_time) - millis(&sent.create_time) >= delay.as_millis() as i64 - 5
+        );
+        let inbound = wait_inbound(&messages, &pair.b, &sent.whatsapp_id).await;
+        assert!(
+            inbound.content.is_none() && inbound.body.is_empty(),
+            "{inbound:?}"
+        );
+        assert_eq!(inbound.status, pb::MessageStatus::Received as i32);
+        // Without its content a failed message cannot be resent.
+        fault(&pair, pb::FaultType::PermanentFailure, 1).await;
+        let failed = send(&mut messages, &pair.a, text(PHONE_B, "lost"))
+            .await
+            .unwrap();
+        wait_message(&messages, &failed.name, pb::MessageStatus::Failed).await;
+        let err = messages
+            .resend_message(admin(pb::ResendMessageRequest {
+                name: failed.name.clone(),
+            }))
+            .await
+            .unwrap_err();
+        assert!(err.message().contains("log_messages"), "{}", err.message());
+        pair.stop().await;
+    }
+}

@@ -166,8 +166,10 @@ struct Forwarder {
 
 impl EventHandler for Forwarder {
     fn handle_event(&self, event: Arc<Event>) {
+        // Acks matter only to the sends waiting for them (one per stanza sent).
         if let Event::ServerAck(ack) = &*event {
             self.acks.resolve(ack);
+            return;
         }
         let _ = self.signals.send(Signal::Library(event));
     }

@@ -36,11 +36,10 @@ pub fn message_event(
     if let Some(protocol) = base.protocol_message.as_option() {
         return change_event(protocol, chat, timestamp);
     }
-    if is_technical(base) {
-        return None;
-    }
     let (content, media_ref) = match content_of(base, &info.source, me) {
         Some((content, media_ref)) => (Some(content), media_ref),
+        // Checked only here: it copies the message.
+        None if is_technical(base) => return None,
         None => (None, None),
     };
     let context = context_of(base);

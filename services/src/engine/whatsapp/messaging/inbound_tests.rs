@@ -78,12 +78,15 @@ fn content(inbound: &InboundMessage) -> &Content {
         .expect("content")
 }
 
-fn cdn_fields() -> (
+/// direct_path, media_key, file_enc_sha256, file_sha256.
+type CdnFields = (
     Option<String>,
     Option<Vec<u8>>,
     Option<Vec<u8>>,
     Option<Vec<u8>>,
-) {
+);
+
+fn cdn_fields() -> CdnFields {
     (
         Some("/v/t62/xyz".into()),
         Some(vec![1; 32]),
@@ -459,7 +462,6 @@ fn reaction_targets_are_seen_from_this_account() {
             from_me: Some(false),
             id: Some("3EB0X".into()),
             participant: Some(participant.into()),
-            ..Default::default()
         })
     };
     let key = reaction_key(&received(

@@ -439,8 +439,9 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_not_on_whatsapp() {
-        if let Err(error) = parse_jid("") {
-            assert_eq!(error.reason, Reason::NotOnWhatsapp);
-        }
+        let error = parse_jid("someone@nowhere.example").unwrap_err();
+        assert_eq!(error.reason, Reason::NotOnWhatsapp);
+        assert!(!error.is_transient());
+        assert!(parse_jid("120363000000000001@g.us").is_ok());
     }
 }

@@ -274,7 +274,6 @@ pub fn wa_key(key: &pb::MessageKey) -> wa::MessageKey {
         from_me: Some(key.from_me),
         id: Some(key.id.clone()),
         participant: non_empty(&key.participant),
-        ..Default::default()
     }
 }
 

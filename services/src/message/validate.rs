@@ -85,22 +85,23 @@ impl Checker {
     }
 }
 
-/// The vCard WhatsApp shows for a contact card.
+/// The vCard WhatsApp shows for a contact card (as WhatsApp clients write it).
 pub fn vcard(full_name: &str, digits: &str, organization: &str) -> String {
     let escape = |s: &str| {
         s.replace('\\', "\\\\")
-            .replace(';', "\\;")
-            .replace(',', "\\,")
             .replace('\n', "\\n")
+            .replace(',', "\\,")
+            .replace(';', "\\;")
     };
-    let mut card = format!("BEGIN:VCARD\nVERSION:3.0\nFN:{}\n", escape(full_name));
-    if !organization.is_empty() {
-        card.push_str(&format!("ORG:{};\n", escape(organization)));
-    }
-    card.push_str(&format!(
-        "TEL;type=CELL;type=VOICE;waid={digits}:+{digits}\nEND:VCARD"
-    ));
-    card
+    let organization = if organization.is_empty() {
+        String::new()
+    } else {
+        format!("ORG:{}\n", escape(organization))
+    };
+    format!(
+        "BEGIN:VCARD\nVERSION:3.0\nFN:{}\n{organization}TEL;type=CELL;waid={digits}:+{digits}\nEND:VCARD",
+        escape(full_name)
+    )
 }
 
 /// Validates one SendMessage request's message and request id. `prefix` is

@@ -282,10 +282,7 @@ async fn every_content_kind_and_modifier_is_sent() {
                 ),
             ),
             ("reply", quoted),
-            (
-                "lid",
-                text(&format!("{}", lid_of(&pair, PHONE_B).await), "to a LID"),
-            ),
+            ("lid", text(&lid_of(&pair, PHONE_B).await, "to a LID")),
         ];
         for (what, message) in cases {
             let queued = send(&mut messages, &pair.a, message)

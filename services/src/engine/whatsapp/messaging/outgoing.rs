@@ -319,26 +319,16 @@ fn poll_message(poll: &pb::PollContent) -> wa::Message {
     message
 }
 
-/// The vCard of a contact card, as WhatsApp clients write it.
+/// The vCard of a contact card: the one validation built, or built the same way.
 pub fn vcard(contact: &pb::ContactCardContent) -> String {
-    let digits = digits_of(&contact.phone_number);
-    let organization = if contact.organization.is_empty() {
-        String::new()
-    } else {
-        format!("ORG:{}\n", escape_vcard(&contact.organization))
-    };
-    format!(
-        "BEGIN:VCARD\nVERSION:3.0\nFN:{}\n{organization}TEL;type=CELL;waid={digits}:+{digits}\nEND:VCARD",
-        escape_vcard(&contact.full_name)
+    if !contact.vcard.is_empty() {
+        return contact.vcard.clone();
+    }
+    crate::message::validate::vcard(
+        &contact.full_name,
+        &digits_of(&contact.phone_number),
+        &contact.organization,
     )
-}
-
-fn escape_vcard(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('\n', "\\n")
-        .replace(',', "\\,")
-        .replace(';', "\\;")
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ enum Command {
         /// Use the `wagate simulator` at this URL instead of an in-process network.
         #[arg(long, value_name = "URL")]
         simulator_url: Option<String>,
+        /// Do not run the REST gateway on the HTTP listener (WAGATE_GATEWAY=false).
+        #[arg(long)]
+        no_gateway: bool,
     },
     /// Run the simulated WhatsApp network as its own process.
     Simulator,
@@ -88,9 +91,11 @@ pub fn main() -> ExitCode {
         Command::Serve {
             engine,
             simulator_url,
+            no_gateway,
         } => Overrides {
             engine: *engine,
             simulator_url: simulator_url.clone(),
+            no_gateway: *no_gateway,
         },
         Command::Simulator | Command::Bench { .. } => Overrides::default(),
     };

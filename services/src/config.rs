@@ -216,6 +216,8 @@ impl Default for Config {
 pub struct Overrides {
     pub engine: Option<EngineKind>,
     pub simulator_url: Option<String>,
+    /// `--no-gateway`: the HTTP listener serves media URLs only.
+    pub no_gateway: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -274,6 +276,9 @@ impl Config {
         }
         if let Some(url) = &overrides.simulator_url {
             config.simulator_url = Some(url.clone());
+        }
+        if overrides.no_gateway {
+            config.gateway = false;
         }
         config.validate()?;
         Ok(config)
@@ -608,6 +613,30 @@ mod tests {
         let config = Config::load_from(None, &[], &Overrides::default()).unwrap();
         assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:50051");
         assert_eq!(config.engine, EngineKind::Whatsapp);
+    }
+
+    #[test]
+    fn the_gateway_runs_unless_switched_off() {
+        assert!(
+            Config::load_from(None, &[], &Overrides::default())
+                .unwrap()
+                .gateway
+        );
+        let off = |vars: &[(&str, &str)], no_gateway| {
+            !Config::load_from(
+                None,
+                &env(vars),
+                &Overrides {
+                    no_gateway,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .gateway
+        };
+        assert!(off(&[("WAGATE_GATEWAY", "false")], false));
+        // The flag wins over the environment.
+        assert!(off(&[("WAGATE_GATEWAY", "true")], true));
     }
 
     #[test]

@@ -3,9 +3,14 @@
 
 mod auth;
 mod engine_events;
+mod gateway;
+mod gateway_in_process;
+mod gateway_json;
+mod gateway_openapi;
 mod health;
 mod lifecycle;
 mod linking;
+mod messages;
 mod polyglot;
 mod process;
 mod validation;

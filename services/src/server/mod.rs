@@ -104,8 +104,14 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
                 .await
                 .with_context(|| format!("cannot listen on {addr} (WAGATE_HTTP_ADDR)"))?;
             let bound = http_listener.local_addr()?;
-            tracing::info!(addr = %bound, "HTTP listening (media URLs)");
-            http::serve(http_listener, media.clone(), None, shutdown.clone());
+            let gateway = if config.gateway {
+                let options = wagate_gateway::in_process_options(grpc_addr);
+                Some(wagate_gateway::router(options).context("building the REST gateway")?)
+            } else {
+                None
+            };
+            tracing::info!(addr = %bound, gateway = config.gateway, "HTTP listening (media URLs, REST gateway)");
+            http::serve(http_listener, media.clone(), gateway, shutdown.clone());
             Some(bound)
         }
         None => None,

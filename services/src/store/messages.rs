@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 use wagate_proto::v1 as pb;
 
-use super::{Store, now_ms};
+use super::{Backend, Store, now_ms};
 use crate::error::Result;
 use crate::message::model::{Direction, Failure, MessageRecord, Status};
 use crate::session::model::SessionId;
@@ -128,14 +128,108 @@ fn number_placeholders(sql: &str, first: usize) -> (String, usize) {
     (out, n)
 }
 
+/// Inserts a batch with one statement (PostgreSQL). Returns, per input row,
+/// the record when it was inserted; rows left out (a repeated request id, a
+/// session without a linked account) go through the one-row path.
+async fn insert_outbound_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    batch: &[NewOutbound],
+    now: i64,
+) -> Result<Vec<Option<MessageRecord>>> {
+    // Per row: session_id, chat, chat_type, kind, body, payload, request_id, request_hash.
+    const CASTS: [&str; 8] = [
+        "bigint", "text", "bigint", "text", "text", "bytea", "text", "text",
+    ];
+    let mut values = String::new();
+    for row in 0..batch.len() {
+        let first = 4 + row * CASTS.len();
+        let placeholders: Vec<String> = CASTS
+            .iter()
+            .enumerate()
+            .map(|(i, cast)| format!("${}::{cast}", first + i))
+            .collect();
+        if row > 0 {
+            values.push_str(", ");
+        }
+        values.push_str(&format!("({row}, {})", placeholders.join(", ")));
+    }
+    // Ids follow `ord`, so within a session the inserted rows keep the batch's order.
+    let sql = format!(
+        "INSERT INTO messages (session_id, direction, chat, chat_type, sender, kind, body, payload, \
+         status, request_id, request_hash, create_time, update_time) \
+         SELECT s.id, $1, v.chat, v.chat_type, s.user_jid, v.kind, v.body, v.payload, $2, v.request_id, \
+         v.request_hash, $3, $3 \
+         FROM (VALUES {values}) AS v(ord, session_id, chat, chat_type, kind, body, payload, request_id, request_hash) \
+         JOIN sessions s ON s.id = v.session_id AND s.user_jid <> '' ORDER BY v.ord \
+         ON CONFLICT (session_id, request_id) DO NOTHING RETURNING {COLUMNS}, request_id"
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql))
+        .bind(OUTBOUND)
+        .bind(QUEUED)
+        .bind(now);
+    for message in batch {
+        query = query
+            .bind(message.session_id)
+            .bind(&message.chat)
+            .bind(message.chat_type)
+            .bind(&message.kind)
+            .bind(&message.body)
+            .bind(message.payload.encode_to_vec())
+            .bind(message.request_id.as_deref())
+            .bind(message.request_hash.as_deref());
+    }
+    let mut rows = query.fetch_all(&mut **tx).await?;
+    rows.sort_by_key(|row| row.try_get::<i64, _>("id").unwrap_or_default());
+    // Match rows back: by request id when there is one, else in id order per session.
+    let mut by_request = std::collections::HashMap::new();
+    let mut anonymous: std::collections::HashMap<
+        SessionId,
+        std::collections::VecDeque<MessageRecord>,
+    > = std::collections::HashMap::new();
+    for row in &rows {
+        let request_id: Option<String> = row.try_get("request_id")?;
+        let record = record_from_row(row)?;
+        match request_id {
+            Some(request_id) => {
+                by_request.insert((record.session_id, request_id), record);
+            }
+            None => anonymous
+                .entry(record.session_id)
+                .or_default()
+                .push_back(record),
+        }
+    }
+    Ok(batch
+        .iter()
+        .map(|message| match &message.request_id {
+            Some(request_id) => by_request.remove(&(message.session_id, request_id.clone())),
+            None => anonymous
+                .get_mut(&message.session_id)
+                .and_then(|rows| rows.pop_front()),
+        })
+        .collect())
+}
+
 impl Store {
     /// Queues messages in one transaction (the accept path batches concurrent
     /// requests so one commit serves many). Request ids make it idempotent.
     pub async fn queue_messages(&self, batch: &[NewOutbound]) -> Result<Vec<Queued>> {
         let mut tx = self.pool.begin().await?;
-        let mut results = Vec::with_capacity(batch.len());
         let now = now_ms();
-        for message in batch {
+        // PostgreSQL is a network round trip per statement: one multi-row
+        // insert serves the batch. SQLite runs in-process; a prepared
+        // statement per row costs less than building a large one.
+        let inserted = if self.backend == Backend::Postgres && batch.len() > 1 {
+            insert_outbound_rows(&mut tx, batch, now).await?
+        } else {
+            vec![None; batch.len()]
+        };
+        let mut results = Vec::with_capacity(batch.len());
+        for (message, inserted) in batch.iter().zip(inserted) {
+            if let Some(record) = inserted {
+                results.push(Queued::New(record));
+                continue;
+            }
             // The sender is the session's linked account, read in the same
             // statement: no row is queued for a session without one.
             let inserted = sqlx::query(AssertSqlSafe(format!(

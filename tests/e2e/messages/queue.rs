@@ -322,6 +322,57 @@ async fn bulk_sends_and_history_queries() {
                 .unwrap_err();
             assert_eq!(err.code(), tonic::Code::InvalidArgument, "{filter} {order}");
         }
+        // Request ids inside a bulk: a repeat within the call and across calls
+        // returns the first message; a reused id with other content is refused;
+        // the queued items keep their order.
+        let keyed = |key: &str, body: &str| pb::SendMessageRequest {
+            request_id: key.into(),
+            ..item(PHONE_B, body)
+        };
+        let bulk = |requests: Vec<pb::SendMessageRequest>| {
+            let mut messages = messages.clone();
+            let parent = pair.a.clone();
+            async move {
+                messages
+                    .send_bulk(admin(pb::SendBulkRequest { parent, requests }))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .results
+                    .into_iter()
+                    .map(|r| match r.result {
+                        Some(pb::send_bulk_result::Result::Message(m)) => Ok((m.name, m.body)),
+                        Some(pb::send_bulk_result::Result::Error(e)) => Err(e.code),
+                        None => panic!("empty bulk result"),
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        let first = bulk(vec![
+            keyed("k1", "one"),
+            item(PHONE_B, "two"),
+            keyed("k1", "one"),
+            keyed("k2", "three"),
+            item(PHONE_B, "four"),
+        ])
+        .await;
+        let ok: Vec<(String, String)> = first.iter().map(|r| r.clone().unwrap()).collect();
+        assert_eq!(
+            ok[0], ok[2],
+            "a repeated key within one bulk is one message"
+        );
+        let ids: Vec<i64> = [0, 1, 3, 4]
+            .iter()
+            .map(|&i| ok[i].0.rsplit('/').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        assert_eq!(
+            [0, 1, 3, 4].map(|i| ok[i].1.as_str()),
+            ["one", "two", "three", "four"]
+        );
+        let again = bulk(vec![keyed("k2", "three"), keyed("k1", "changed")]).await;
+        assert_eq!(again[0], Ok(ok[3].clone()));
+        assert_eq!(again[1], Err(tonic::Code::AlreadyExists as i32));
         pair.stop().await;
     }
 }

@@ -10,6 +10,7 @@ pub mod contact;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod filter;
 pub mod group;
 pub mod media;
 pub mod message;

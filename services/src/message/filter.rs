@@ -2,96 +2,9 @@
 //! query. Comparisons are joined by `AND`; a parenthesised group of `OR`ed
 //! comparisons on one field is allowed.
 
-use std::str::FromStr;
-
 use super::model::{ChatType, Direction, Status, normalize_chat};
+use crate::filter::enum_value;
 use crate::store::{FilterValue, MessageQuery};
-
-#[derive(Clone, Debug, PartialEq)]
-enum Token {
-    Open,
-    Close,
-    Op(&'static str),
-    Word(String),
-    Quoted(String),
-}
-
-fn tokenize(input: &str) -> Result<Vec<Token>, String> {
-    let mut tokens = Vec::new();
-    let chars: Vec<char> = input.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            c if c.is_whitespace() => i += 1,
-            '(' => {
-                tokens.push(Token::Open);
-                i += 1;
-            }
-            ')' => {
-                tokens.push(Token::Close);
-                i += 1;
-            }
-            '"' => {
-                let end = chars[i + 1..]
-                    .iter()
-                    .position(|&c| c == '"')
-                    .ok_or("unterminated quoted value")?;
-                tokens.push(Token::Quoted(chars[i + 1..i + 1 + end].iter().collect()));
-                i += end + 2;
-            }
-            '!' | '<' | '>' | '=' => {
-                let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-                let op = match two.as_str() {
-                    "!=" => "!=",
-                    "<=" => "<=",
-                    ">=" => ">=",
-                    _ => match c {
-                        '<' => "<",
-                        '>' => ">",
-                        '=' => "=",
-                        _ => return Err("`!` must be followed by `=`".into()),
-                    },
-                };
-                tokens.push(Token::Op(op));
-                i += op.len();
-            }
-            _ => {
-                let start = i;
-                while i < chars.len() && !chars[i].is_whitespace() && !"()\"!<>=".contains(chars[i])
-                {
-                    i += 1;
-                }
-                tokens.push(Token::Word(chars[start..i].iter().collect()));
-            }
-        }
-    }
-    Ok(tokens)
-}
-
-fn enum_value<T: Copy>(
-    text: &str,
-    prefix: &str,
-    values: &[(&str, T)],
-    field: &str,
-) -> Result<T, String> {
-    let upper = text.to_ascii_uppercase();
-    let bare = upper.strip_prefix(prefix).unwrap_or(&upper);
-    values
-        .iter()
-        .find(|(name, _)| *name == bare)
-        .map(|(_, v)| *v)
-        .ok_or_else(|| {
-            format!(
-                "unknown {field} {text:?}; expected one of {}",
-                values
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
-}
 
 /// One comparison as SQL and its value.
 fn comparison(field: &str, op: &str, value: &str) -> Result<(String, FilterValue), String> {
@@ -173,15 +86,7 @@ fn comparison(field: &str, op: &str, value: &str) -> Result<(String, FilterValue
                 FilterValue::Text(value.to_owned()),
             ))
         }
-        "create_time" => {
-            if !["<", "<=", ">", ">="].contains(&op) {
-                return Err("`create_time` supports <, <=, > and >=".into());
-            }
-            let time = prost_types::Timestamp::from_str(value)
-                .map_err(|_| format!("{value:?} is not an RFC 3339 timestamp"))?;
-            let ms = time.seconds * 1000 + i64::from(time.nanos) / 1_000_000;
-            Ok((format!("create_time {op} ?"), FilterValue::Int(ms)))
-        }
+        "create_time" => crate::filter::time_comparison(field, op, value),
         other => Err(format!(
             "unknown field {other:?}; filterable: status, direction, chat, chat_type, whatsapp_id, create_time"
         )),
@@ -209,64 +114,9 @@ pub fn parse(filter: &str, order_by: &str) -> Result<MessageQuery, (&'static str
         },
         ..MessageQuery::default()
     };
-    let tokens = tokenize(filter).map_err(|e| ("filter", e))?;
-    let mut rest = tokens.as_slice();
-    let expect_comparison = |rest: &mut &[Token]| -> Result<(String, String, String), String> {
-        match rest {
-            [
-                Token::Word(field),
-                Token::Op(op),
-                Token::Word(value) | Token::Quoted(value),
-                tail @ ..,
-            ] => {
-                let found = (field.clone(), (*op).to_owned(), value.clone());
-                *rest = tail;
-                Ok(found)
-            }
-            _ => Err("expected a comparison like `status = FAILED`".into()),
-        }
-    };
-    while !rest.is_empty() {
-        if let [Token::Open, tail @ ..] = rest {
-            rest = tail;
-            let mut parts = Vec::new();
-            let mut group_field: Option<String> = None;
-            loop {
-                let (field, op, value) = expect_comparison(&mut rest).map_err(|e| ("filter", e))?;
-                if group_field.as_ref().is_some_and(|f| *f != field) {
-                    return Err(("filter", "an OR group must compare a single field".into()));
-                }
-                group_field = Some(field.clone());
-                let (sql, value) = comparison(&field, &op, &value).map_err(|e| ("filter", e))?;
-                parts.push(sql);
-                query.values.push(value);
-                match rest {
-                    [Token::Word(w), tail @ ..] if w == "OR" => rest = tail,
-                    [Token::Close, tail @ ..] => {
-                        rest = tail;
-                        break;
-                    }
-                    _ => return Err(("filter", "expected `OR` or `)`".into())),
-                }
-            }
-            query.conditions.push(format!("({})", parts.join(" OR ")));
-        } else {
-            let (field, op, value) = expect_comparison(&mut rest).map_err(|e| ("filter", e))?;
-            let (sql, value) = comparison(&field, &op, &value).map_err(|e| ("filter", e))?;
-            query.conditions.push(sql);
-            query.values.push(value);
-        }
-        match rest {
-            [] => {}
-            [Token::Word(w), tail @ ..] if w == "AND" => {
-                rest = tail;
-                if rest.is_empty() {
-                    return Err(("filter", "`AND` must be followed by a comparison".into()));
-                }
-            }
-            _ => return Err(("filter", "comparisons must be joined by `AND`".into())),
-        }
-    }
+    let parsed = crate::filter::parse(filter, comparison).map_err(|e| ("filter", e))?;
+    query.conditions = parsed.conditions;
+    query.values = parsed.values;
     Ok(query)
 }
 

@@ -128,40 +128,74 @@ fn number_placeholders(sql: &str, first: usize) -> (String, usize) {
     (out, n)
 }
 
-/// Inserts a batch with one statement (PostgreSQL). Returns, per input row,
+/// Inserts a batch with one statement. Returns, per input row,
 /// the record when it was inserted; rows left out (a repeated request id, a
 /// session without a linked account) go through the one-row path.
 async fn insert_outbound_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
     batch: &[NewOutbound],
     now: i64,
 ) -> Result<Vec<Option<MessageRecord>>> {
-    // Per row: session_id, chat, chat_type, kind, body, payload, request_id, request_hash.
-    const CASTS: [&str; 8] = [
-        "bigint", "text", "bigint", "text", "text", "bytea", "text", "text",
+    // The VALUES columns after `ord`, with their PostgreSQL types (SQLite keeps
+    // the bound values' own types and names the columns column1, column2, …).
+    const COLUMNS_IN: [(&str, &str); 8] = [
+        ("session_id", "bigint"),
+        ("chat", "text"),
+        ("chat_type", "bigint"),
+        ("kind", "text"),
+        ("body", "text"),
+        ("payload", "bytea"),
+        ("request_id", "text"),
+        ("request_hash", "text"),
     ];
+    let postgres = backend == Backend::Postgres;
     let mut values = String::new();
     for row in 0..batch.len() {
-        let first = 4 + row * CASTS.len();
-        let placeholders: Vec<String> = CASTS
+        let first = 4 + row * COLUMNS_IN.len();
+        let placeholders: Vec<String> = COLUMNS_IN
             .iter()
             .enumerate()
-            .map(|(i, cast)| format!("${}::{cast}", first + i))
+            .map(|(i, (_, cast))| match postgres {
+                true => format!("${}::{cast}", first + i),
+                false => format!("${}", first + i),
+            })
             .collect();
         if row > 0 {
             values.push_str(", ");
         }
         values.push_str(&format!("({row}, {})", placeholders.join(", ")));
     }
-    // Ids follow `ord`, so within a session the inserted rows keep the batch's order.
+    let column = |name: &str| match postgres {
+        true => format!("v.{name}"),
+        false => {
+            let position = COLUMNS_IN.iter().position(|(n, _)| *n == name);
+            format!("v.column{}", position.map_or(1, |p| p + 2))
+        }
+    };
+    let alias = match postgres {
+        true => format!("v(ord, {})", COLUMNS_IN.map(|(name, _)| name).join(", ")),
+        false => "v".to_owned(),
+    };
+    // Ids follow `ord`, so within a session the inserted rows keep the batch's
+    // order. (`WHERE true`: SQLite's parser needs a WHERE before ON CONFLICT.)
     let sql = format!(
         "INSERT INTO messages (session_id, direction, chat, chat_type, sender, kind, body, payload, \
          status, request_id, request_hash, create_time, update_time) \
-         SELECT s.id, $1, v.chat, v.chat_type, s.user_jid, v.kind, v.body, v.payload, $2, v.request_id, \
-         v.request_hash, $3, $3 \
-         FROM (VALUES {values}) AS v(ord, session_id, chat, chat_type, kind, body, payload, request_id, request_hash) \
-         JOIN sessions s ON s.id = v.session_id AND s.user_jid <> '' ORDER BY v.ord \
-         ON CONFLICT (session_id, request_id) DO NOTHING RETURNING {COLUMNS}, request_id"
+         SELECT s.id, $1, {chat}, {chat_type}, s.user_jid, {kind}, {body}, {payload}, $2, {request_id}, \
+         {request_hash}, $3, $3 \
+         FROM (VALUES {values}) AS {alias} \
+         JOIN sessions s ON s.id = {session_id} AND s.user_jid <> '' WHERE true ORDER BY {ord} \
+         ON CONFLICT (session_id, request_id) DO NOTHING RETURNING {COLUMNS}, request_id",
+        chat = column("chat"),
+        chat_type = column("chat_type"),
+        kind = column("kind"),
+        body = column("body"),
+        payload = column("payload"),
+        request_id = column("request_id"),
+        request_hash = column("request_hash"),
+        session_id = column("session_id"),
+        ord = if postgres { "v.ord" } else { "v.column1" },
     );
     let mut query = sqlx::query(AssertSqlSafe(sql))
         .bind(OUTBOUND)
@@ -216,11 +250,10 @@ impl Store {
     pub async fn queue_messages(&self, batch: &[NewOutbound]) -> Result<Vec<Queued>> {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
-        // PostgreSQL is a network round trip per statement: one multi-row
-        // insert serves the batch. SQLite runs in-process; a prepared
-        // statement per row costs less than building a large one.
-        let inserted = if self.backend == Backend::Postgres && batch.len() > 1 {
-            insert_outbound_rows(&mut tx, batch, now).await?
+        // A statement is a round trip (to PostgreSQL, or to sqlx's SQLite
+        // thread): one multi-row insert serves the batch.
+        let inserted = if batch.len() > 1 {
+            insert_outbound_rows(&mut tx, self.backend, batch, now).await?
         } else {
             vec![None; batch.len()]
         };

@@ -50,6 +50,39 @@ impl Default for SimConfig {
     }
 }
 
+/// The event log.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// How long events are kept (then pruned).
+    #[serde(with = "duration_serde")]
+    pub retention: Duration,
+    /// Newest events kept in memory for live subscribers.
+    pub memory_events: usize,
+    /// How often the log is read for events other replicas appended.
+    #[serde(with = "duration_serde")]
+    pub poll_interval: Duration,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            retention: Duration::from_secs(7 * 86_400),
+            memory_events: 65_536,
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+impl EventsConfig {
+    pub fn log_options(&self) -> crate::event::LogOptions {
+        crate::event::LogOptions {
+            ring_capacity: self.memory_events,
+            poll_interval: self.poll_interval,
+        }
+    }
+}
+
 /// Pacing, limits and retries of the outbound message queue.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -138,6 +171,7 @@ pub struct Config {
     #[serde(with = "duration_serde")]
     pub media_fetch_timeout: Duration,
     pub queue: QueueConfig,
+    pub events: EventsConfig,
     /// Listen address of `wagate simulator`.
     pub simulator_addr: SocketAddr,
     /// Token `wagate simulator` requires from its callers, if any.
@@ -191,6 +225,7 @@ impl Default for Config {
             max_upload_bytes: 140 * 1024 * 1024,
             media_fetch_timeout: Duration::from_secs(60),
             queue: QueueConfig::default(),
+            events: EventsConfig::default(),
             simulator_url: None,
             simulator_addr: "0.0.0.0:50052".parse().expect("valid default"),
             simulator_token: None,
@@ -317,6 +352,15 @@ impl Config {
             }
             "WAGATE_MEDIA_FETCH_TIMEOUT" => {
                 self.media_fetch_timeout = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_EVENTS_RETENTION" => {
+                self.events.retention = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_EVENTS_MEMORY_EVENTS" => {
+                self.events.memory_events = parse_number(value).map_err(err)?
+            }
+            "WAGATE_EVENTS_POLL_INTERVAL" => {
+                self.events.poll_interval = parse_duration(value).map_err(err)?
             }
             "WAGATE_QUEUE_RATE_LIMIT" => {
                 self.queue.rate_limit = parse_number(value).map_err(err)?

@@ -109,6 +109,7 @@ pub enum Code {
     Unimplemented,
     Internal,
     DeadlineExceeded,
+    OutOfRange,
 }
 
 impl Code {
@@ -122,6 +123,7 @@ impl Code {
             Code::PermissionDenied => 7,
             Code::ResourceExhausted => 8,
             Code::FailedPrecondition => 9,
+            Code::OutOfRange => 11,
             Code::Unimplemented => 12,
             Code::Internal => 13,
             Code::Unavailable => 14,
@@ -208,6 +210,10 @@ impl Error {
 
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(Code::Unavailable, Reason::NotReady, message)
+    }
+
+    pub fn out_of_range(reason: Reason, message: impl Into<String>) -> Self {
+        Self::new(Code::OutOfRange, reason, message)
     }
 
     pub fn unimplemented(message: impl Into<String>) -> Self {

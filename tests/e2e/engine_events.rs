@@ -107,7 +107,7 @@ async fn play(
         connect_wait: Duration::from_millis(10),
         reconnect_stagger: Duration::ZERO,
     };
-    let manager = SessionManager::new(store.clone(), engine, options, None);
+    let manager = SessionManager::new(store.clone(), engine, options, None, None);
     let settings = Settings {
         display_name: "Scripted".into(),
         phone_number: "+15551234567".into(),

@@ -294,7 +294,7 @@ async fn later_rpcs_answer_unimplemented_with_what_is_missing() {
     let mut events =
         wagate_proto::v1::event_service_client::EventServiceClient::new(server.channel());
     let err = events
-        .subscribe_events(admin(pb::SubscribeEventsRequest::default()))
+        .list_webhook_deliveries(admin(pb::ListWebhookDeliveriesRequest::default()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);

@@ -3,6 +3,7 @@
 
 mod auth;
 mod engine_events;
+mod events;
 mod gateway;
 mod gateway_in_process;
 mod gateway_json;

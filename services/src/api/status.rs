@@ -22,6 +22,7 @@ fn grpc_code(code: Code) -> tonic::Code {
         Code::ResourceExhausted => tonic::Code::ResourceExhausted,
         Code::Unavailable => tonic::Code::Unavailable,
         Code::Unimplemented => tonic::Code::Unimplemented,
+        Code::OutOfRange => tonic::Code::OutOfRange,
         Code::Internal => tonic::Code::Internal,
         Code::DeadlineExceeded => tonic::Code::DeadlineExceeded,
     }
@@ -64,7 +65,7 @@ impl From<Error> for Status {
 /// simulator), keeping its code and reason.
 pub fn status_to_error(status: &Status) -> Error {
     let code = match status.code() {
-        tonic::Code::InvalidArgument | tonic::Code::OutOfRange => Code::InvalidArgument,
+        tonic::Code::InvalidArgument => Code::InvalidArgument,
         tonic::Code::Unauthenticated => Code::Unauthenticated,
         tonic::Code::PermissionDenied => Code::PermissionDenied,
         tonic::Code::NotFound => Code::NotFound,
@@ -72,6 +73,7 @@ pub fn status_to_error(status: &Status) -> Error {
         tonic::Code::FailedPrecondition => Code::FailedPrecondition,
         tonic::Code::ResourceExhausted => Code::ResourceExhausted,
         tonic::Code::Unimplemented => Code::Unimplemented,
+        tonic::Code::OutOfRange => Code::OutOfRange,
         tonic::Code::DeadlineExceeded => Code::DeadlineExceeded,
         tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Aborted => {
             Code::Unavailable

@@ -14,14 +14,15 @@ fn ms(time: SystemTime) -> i64 {
     crate::api::system_time_ms(time)
 }
 
-/// Records a received message; `None` when it was recorded before (WhatsApp
-/// may deliver a message again after a reconnect).
+/// Records a received message; returns it with its id and full content
+/// (for its events, whatever `log_content` kept), or `None` when it was
+/// recorded before (WhatsApp may deliver a message again after a reconnect).
 pub async fn record_message(
     store: &Store,
     session: SessionId,
     log_content: bool,
     message: InboundMessage,
-) -> Result<Option<i64>> {
+) -> Result<Option<MessageRecord>> {
     let kind = message
         .message
         .as_ref()
@@ -49,8 +50,8 @@ pub async fn record_message(
         push_name: message.push_name,
         whatsapp_id: message.whatsapp_id,
         kind: kind.to_owned(),
-        body: if log_content { body } else { String::new() },
-        payload: if log_content { message.message } else { None },
+        body,
+        payload: message.message,
         media_ref: message.media_ref,
         // A message sent from the phone is already on WhatsApp.
         status: if message.from_me {
@@ -70,33 +71,63 @@ pub async fn record_message(
         delete_time: None,
         update_time: now,
     };
-    store.insert_inbound(&record).await
+    let stored = MessageRecord {
+        body: if log_content {
+            record.body.clone()
+        } else {
+            String::new()
+        },
+        payload: if log_content {
+            record.payload.clone()
+        } else {
+            None
+        },
+        ..record.clone()
+    };
+    Ok(store
+        .insert_inbound(&stored)
+        .await?
+        .map(|id| MessageRecord { id, ..record }))
 }
 
+/// Applies a receipt; returns the stored messages it is about, as they are
+/// now, and whether any status changed.
 pub async fn record_receipt(
     store: &Store,
     session: SessionId,
     ids: &[String],
     kind: ReceiptKind,
     time: SystemTime,
-) -> Result<u64> {
-    let status = match kind {
+) -> Result<(Vec<MessageRecord>, bool)> {
+    let status = receipt_status(kind);
+    let changed = store.apply_receipt(session, ids, status, ms(time)).await? > 0;
+    let mut records = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(record) = store.find_message(session, id).await? {
+            records.push(record);
+        }
+    }
+    Ok((records, changed))
+}
+
+pub fn receipt_status(kind: ReceiptKind) -> Status {
+    match kind {
         ReceiptKind::Delivered => Status::Delivered,
         ReceiptKind::Read => Status::Read,
         ReceiptKind::Played => Status::Played,
-    };
-    store.apply_receipt(session, ids, status, ms(time)).await
+    }
 }
 
+/// Records an edit or deletion; returns the message as it was, if stored.
 pub async fn record_change(
     store: &Store,
     session: SessionId,
     whatsapp_id: &str,
     change: MessageChange,
     time: SystemTime,
-) -> Result<()> {
+) -> Result<Option<MessageRecord>> {
     let Some(record) = store.find_message(session, whatsapp_id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     match change {
         MessageChange::Edited { new_body } => {
@@ -111,8 +142,9 @@ pub async fn record_change(
             };
             store
                 .record_edit(record.id, &body, payload.as_ref(), ms(time))
-                .await
+                .await?;
         }
-        MessageChange::Revoked => store.record_delete(record.id, ms(time)).await,
+        MessageChange::Revoked => store.record_delete(record.id, ms(time)).await?,
     }
+    Ok(Some(record))
 }

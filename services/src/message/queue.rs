@@ -4,6 +4,8 @@
 //! that id reached WhatsApp (and resends the same id only if not, which
 //! recipients would drop as a duplicate anyway): nothing is lost or sent twice.
 
+use super::convert::message_pb;
+use crate::event::{Events, record};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,6 +35,7 @@ struct Inner {
     store: Store,
     media: MediaService,
     config: QueueConfig,
+    events: Option<Events>,
     wakeups: Mutex<HashMap<SessionId, Arc<Notify>>>,
 }
 
@@ -56,9 +59,15 @@ impl Worker {
 }
 
 impl Queue {
-    pub fn new(store: Store, media: MediaService, config: QueueConfig) -> Self {
+    pub fn new(
+        store: Store,
+        media: MediaService,
+        config: QueueConfig,
+        events: Option<Events>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                events,
                 store,
                 media,
                 config,
@@ -190,9 +199,9 @@ impl SessionWorker {
                         message = message.id,
                         "message queue: an earlier attempt reached WhatsApp; not sending it again"
                     );
-                    store
-                        .mark_sent(message.id, crate::api::system_time_ms(time), log_content)
-                        .await?;
+                    let send_time = crate::api::system_time_ms(time);
+                    store.mark_sent(message.id, send_time, log_content).await?;
+                    self.sent(&message, &message.whatsapp_id, send_time).await;
                     return Ok(Next::Continue);
                 }
                 Ok(SendLookup::NotAccepted | SendLookup::Unknown) => {}
@@ -217,9 +226,9 @@ impl SessionWorker {
         self.last_send = Some(tokio::time::Instant::now());
         match result {
             Ok(time) => {
-                store
-                    .mark_sent(message.id, crate::api::system_time_ms(time), log_content)
-                    .await?;
+                let send_time = crate::api::system_time_ms(time);
+                store.mark_sent(message.id, send_time, log_content).await?;
+                self.sent(&message, &outgoing.whatsapp_id, send_time).await;
                 Ok(Next::Continue)
             }
             Err(err) => self.settle_error(&message, err, log_content).await,
@@ -348,7 +357,29 @@ impl SessionWorker {
         };
         tracing::info!(session = self.session, message = message.id, error = %failure.message, "message queue: message failed");
         store.mark_failed(message.id, &failure, log_content).await?;
+        let mut failed = message.clone();
+        failed.status = Status::Failed;
+        failed.error = Some(failure);
+        self.emit(record::message_sent(message_pb(&failed))).await;
         Ok(Next::Continue)
+    }
+
+    /// `message.sent` and its companions for a message WhatsApp accepted.
+    async fn sent(&self, message: &MessageRecord, whatsapp_id: &str, send_time: i64) {
+        let mut sent = message.clone();
+        sent.status = Status::Sent;
+        sent.whatsapp_id = whatsapp_id.to_owned();
+        sent.send_time = Some(send_time);
+        sent.error = None;
+        self.emit(record::message_sent(message_pb(&sent))).await;
+    }
+
+    async fn emit(&self, drafts: Vec<record::EventDraft>) {
+        if let Some(events) = &self.inner.events
+            && let Err(err) = events.record(self.session, drafts).await
+        {
+            tracing::warn!(session = self.session, error = %err, "could not log message events");
+        }
     }
 }
 

@@ -71,6 +71,7 @@ impl RunningServer {
 struct Services {
     session: Deferred<SessionServiceServer<SessionApi>>,
     message: Deferred<MessageServiceServer<message::grpc::MessageApi>>,
+    event: Deferred<EventServiceServer<event::grpc::EventApi>>,
     media: http::MediaSlot,
     public_url: String,
     simulator: Option<Deferred<SimulatorServiceServer<sim::control::ControlService>>>,
@@ -165,6 +166,7 @@ async fn run(
     let services = Services {
         session: Deferred::new(),
         message: Deferred::new(),
+        event: Deferred::new(),
         media,
         public_url,
         simulator: in_process_sim.then(Deferred::new),
@@ -180,7 +182,7 @@ async fn run(
     // Dependencies, in order. A shutdown while waiting for the database skips the rest.
     let ready = tokio::select! {
         _ = shutdown.cancelled() => None,
-        ready = bring_up(&config, &services) => Some(ready?),
+        ready = bring_up(&config, &services, streams_end.clone()) => Some(ready?),
     };
     if let Some((_, manager)) = &ready {
         let _ = metrics_slot.set(manager.clone());
@@ -208,7 +210,11 @@ async fn run(
 
 /// Connects the database (retrying until it answers), migrates, and starts the
 /// domain; then makes the services live.
-async fn bring_up(config: &Config, services: &Services) -> anyhow::Result<(Store, SessionManager)> {
+async fn bring_up(
+    config: &Config,
+    services: &Services,
+    streams_end: CancellationToken,
+) -> anyhow::Result<(Store, SessionManager)> {
     let store = connect_store(config).await;
     let applied = store.migrate().await.context("database migration failed")?;
     tracing::info!(backend = ?store.backend(), applied = applied.len(), "database ready");
@@ -281,7 +287,21 @@ async fn bring_up(config: &Config, services: &Services) -> anyhow::Result<(Store
     );
     services.media.set(media.clone());
     spawn_media_pruning(media.clone());
-    let queue = message::Queue::new(store.clone(), media.clone(), config.queue.clone());
+    let log = event::EventLog::start(
+        store.clone(),
+        config.events.log_options(),
+        streams_end.clone(),
+    )
+    .await
+    .context("starting the event log")?;
+    spawn_event_pruning(store.clone(), config.events.retention);
+    let events = event::Events::new(log, store.clone(), streams_end);
+    let queue = message::Queue::new(
+        store.clone(),
+        media.clone(),
+        config.queue.clone(),
+        Some(events.clone()),
+    );
     let manager = SessionManager::new(
         store.clone(),
         engine,
@@ -291,6 +311,7 @@ async fn bring_up(config: &Config, services: &Services) -> anyhow::Result<(Store
             reconnect_stagger: config.reconnect_stagger,
         },
         Some(queue.clone()),
+        Some(events.clone()),
     );
     let messages = message::Messages::new(
         store.clone(),
@@ -315,7 +336,27 @@ async fn bring_up(config: &Config, services: &Services) -> anyhow::Result<(Store
             .max_decoding_message_size(config.max_upload_bytes.max(config.max_request_bytes))
             .max_encoding_message_size(config.max_upload_bytes.max(config.max_request_bytes)),
     );
+    services.event.set(
+        EventServiceServer::new(event::grpc::EventApi::new(auth.clone(), events))
+            .max_decoding_message_size(config.max_request_bytes),
+    );
     Ok((store, manager))
+}
+
+/// Drops events older than the retention every few minutes.
+fn spawn_event_pruning(store: Store, retention: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            let before = crate::store::now_ms() - retention.as_millis() as i64;
+            match store.prune_events(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, "events past their retention removed"),
+                Err(err) => tracing::warn!(error = %err, "could not prune events"),
+            }
+        }
+    });
 }
 
 /// Drops expired uploads and downloads every few minutes.
@@ -400,7 +441,7 @@ fn serve_grpc(
         .add_service(services.message.clone())
         .add_service(ContactServiceServer::new(contact::grpc::ContactApi))
         .add_service(GroupServiceServer::new(group::grpc::GroupApi))
-        .add_service(EventServiceServer::new(event::grpc::EventApi))
+        .add_service(services.event.clone())
         .add_optional_service(services.simulator.clone());
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     Ok(router.serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()))

@@ -1,5 +1,6 @@
 //! SessionService over gRPC: decode, authorize, validate, call the manager, encode.
 
+use super::model::status_pb;
 use tonic::{Request, Response, Status};
 use wagate_proto::v1 as pb;
 use wagate_proto::v1::session_service_server::SessionService;
@@ -40,17 +41,6 @@ impl SessionApi {
         let id = session_id(name, field)?;
         principal.require_session(id)?;
         Ok(id)
-    }
-}
-
-pub fn status_pb(status: model::Status) -> pb::SessionStatus {
-    match status {
-        model::Status::Connecting => pb::SessionStatus::Connecting,
-        model::Status::Connected => pb::SessionStatus::Connected,
-        model::Status::Disconnected => pb::SessionStatus::Disconnected,
-        model::Status::NeedScan => pb::SessionStatus::NeedScan,
-        model::Status::LoggedOut => pb::SessionStatus::LoggedOut,
-        model::Status::Expired => pb::SessionStatus::Expired,
     }
 }
 

@@ -4,6 +4,10 @@
 //! Lifecycle calls on one session are serialized, so there are never two
 //! connections on one session's credentials.
 
+use crate::event::Events;
+use crate::event::record::{self, EventDraft};
+use crate::message::convert::message_pb;
+use crate::session::model::status_pb;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -109,6 +113,7 @@ struct Inner {
     engine: Arc<dyn Engine>,
     options: ManagerOptions,
     queue: Option<Queue>,
+    events: Option<Events>,
     live: Mutex<HashMap<SessionId, Arc<Live>>>,
     locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
     shutting_down: CancellationToken,
@@ -127,6 +132,7 @@ impl SessionManager {
         engine: Arc<dyn Engine>,
         options: ManagerOptions,
         queue: Option<Queue>,
+        events: Option<Events>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -134,6 +140,7 @@ impl SessionManager {
                 engine,
                 options,
                 queue,
+                events,
                 live: Mutex::new(HashMap::new()),
                 locks: Mutex::new(HashMap::new()),
                 shutting_down: CancellationToken::new(),
@@ -340,7 +347,7 @@ impl SessionManager {
     /// Disconnects and keeps credentials; the session is not reconnected on restart.
     pub async fn disconnect(&self, id: SessionId) -> Result<Session> {
         let _guard = self.lock(id).await;
-        self.get(id).await?;
+        let previous = self.get(id).await?.status;
         self.close_live(id).await;
         let store = &self.inner.store;
         store.set_auto_connect(id, false).await?;
@@ -349,7 +356,7 @@ impl SessionManager {
             reason: "disconnected on request",
             log: LogType::StatusChange,
         };
-        store.record_status(id, change).await?;
+        record_status(store, self.inner.events.as_ref(), id, previous, change).await?;
         self.get(id).await
     }
 
@@ -417,7 +424,8 @@ impl SessionManager {
             reason: "logged out on request: device unlinked and credentials wiped",
             log: LogType::StatusChange,
         };
-        store.record_status(id, change).await?;
+        let events = self.inner.events.as_ref();
+        record_status(store, events, id, session.status, change).await?;
         self.get(id).await
     }
 
@@ -549,7 +557,8 @@ impl SessionManager {
             reason: "connecting to WhatsApp",
             log: LogType::StatusChange,
         };
-        store.record_status(id, change).await?;
+        let events = self.inner.events.as_ref();
+        record_status(store, events, id, session.status, change).await?;
         let (events_tx, events_rx) = mpsc::channel(64);
         let initial = LiveState {
             status: Status::Connecting,
@@ -578,6 +587,7 @@ impl SessionManager {
         let applier = EventApplier {
             id,
             store: store.clone(),
+            events: self.inner.events.clone(),
             state: state_tx,
             connected: connected_tx,
             status: Status::Connecting,
@@ -626,6 +636,7 @@ async fn wait_until(live: &Live, limit: Duration, done: impl Fn(&LiveState) -> b
 struct EventApplier {
     id: SessionId,
     store: Store,
+    events: Option<Events>,
     state: watch::Sender<LiveState>,
     /// Whether the queue worker may send.
     connected: watch::Sender<bool>,
@@ -666,17 +677,24 @@ impl EventApplier {
         }
     }
 
+    async fn emit(&self, drafts: Vec<EventDraft>) {
+        emit(self.events.as_ref(), self.id, drafts).await;
+    }
+
     async fn set_status(&mut self, status: Status, reason: &str, log: LogType) -> Result<()> {
-        self.store
-            .record_status(
-                self.id,
-                StatusChange {
-                    status,
-                    reason,
-                    log,
-                },
-            )
-            .await?;
+        let change = StatusChange {
+            status,
+            reason,
+            log,
+        };
+        record_status(
+            &self.store,
+            self.events.as_ref(),
+            self.id,
+            self.status,
+            change,
+        )
+        .await?;
         self.status = status;
         self.connected.send_replace(status == Status::Connected);
         self.state.send_modify(|s| {
@@ -704,6 +722,16 @@ impl EventApplier {
                     expire_time: crate::api::system_time_ms(expire_time),
                 };
                 self.store.set_qr(id, &qr).await?;
+                if self.status != Status::NeedScan {
+                    self.emit(vec![record::session_status(
+                        status_pb(Status::NeedScan),
+                        status_pb(self.status),
+                        "waiting for a QR scan or pair code",
+                    )])
+                    .await;
+                }
+                self.emit(vec![record::qr_code(&qr.code, qr.expire_time)])
+                    .await;
                 self.status = Status::NeedScan;
                 self.state.send_modify(|s| {
                     s.status = Status::NeedScan;
@@ -771,6 +799,9 @@ impl EventApplier {
                 let recorded =
                     crate::message::inbound::record_message(&self.store, id, log_content, *message)
                         .await?;
+                if let Some(record) = &recorded {
+                    self.emit(record::message_arrived(message_pb(record))).await;
+                }
                 if let (true, Some(_), Some(key), Some(live)) =
                     (auto_read, recorded, key, self.live.upgrade())
                 {
@@ -785,13 +816,28 @@ impl EventApplier {
                 }
             }
             EngineEvent::Receipt {
+                chat,
                 ids,
                 kind,
+                from,
                 timestamp,
-                ..
             } => {
-                crate::message::inbound::record_receipt(&self.store, id, &ids, kind, timestamp)
-                    .await?;
+                let (records, changed) =
+                    crate::message::inbound::record_receipt(&self.store, id, &ids, kind, timestamp)
+                        .await?;
+                let status = crate::message::inbound::receipt_status(kind);
+                let group = chat.ends_with("@g.us") && !from.is_empty();
+                let mut drafts = Vec::new();
+                for message in records.iter().map(message_pb) {
+                    if group {
+                        let time = crate::api::system_time_ms(timestamp);
+                        drafts.push(record::member_receipt(&message, &from, status, time));
+                    }
+                    if changed && message.status == status as i32 {
+                        drafts.push(record::message_status(&message));
+                    }
+                }
+                self.emit(drafts).await;
             }
             EngineEvent::MessageChanged {
                 whatsapp_id,
@@ -799,7 +845,8 @@ impl EventApplier {
                 timestamp,
                 ..
             } => {
-                crate::message::inbound::record_change(
+                let revoked = matches!(change, crate::engine::MessageChange::Revoked);
+                let changed = crate::message::inbound::record_change(
                     &self.store,
                     id,
                     &whatsapp_id,
@@ -807,6 +854,10 @@ impl EventApplier {
                     timestamp,
                 )
                 .await?;
+                if let (true, Some(message)) = (revoked, changed) {
+                    self.emit(vec![record::message_deleted(&message_pb(&message))])
+                        .await;
+                }
             }
             EngineEvent::LoggedOut { reason } => {
                 self.store.set_auto_connect(id, false).await?;
@@ -831,4 +882,30 @@ fn after(retry_in: Option<Duration>) -> String {
 
 fn connected_reason(user: &LinkedUser) -> String {
     format!("connected as {}", user.jid)
+}
+
+/// Records a status change and, when the status is new, its `session.status` event.
+async fn record_status(
+    store: &Store,
+    events: Option<&Events>,
+    id: SessionId,
+    previous: Status,
+    change: StatusChange<'_>,
+) -> Result<()> {
+    let (status, reason) = (change.status, change.reason.to_owned());
+    store.record_status(id, change).await?;
+    if status != previous {
+        let draft = record::session_status(status_pb(status), status_pb(previous), &reason);
+        emit(events, id, vec![draft]).await;
+    }
+    Ok(())
+}
+
+/// Logs events; a failure is logged, not raised: the change itself is recorded.
+async fn emit(events: Option<&Events>, id: SessionId, drafts: Vec<EventDraft>) {
+    if let Some(events) = events
+        && let Err(err) = events.record(id, drafts).await
+    {
+        tracing::warn!(session = id, error = %err, "could not log session events");
+    }
 }

@@ -159,3 +159,15 @@ pub struct Page<T> {
     pub next: Option<i64>,
     pub total: i64,
 }
+
+/// A status as the API shows it.
+pub fn status_pb(status: Status) -> wagate_proto::v1::SessionStatus {
+    match status {
+        Status::Connecting => wagate_proto::v1::SessionStatus::Connecting,
+        Status::Connected => wagate_proto::v1::SessionStatus::Connected,
+        Status::Disconnected => wagate_proto::v1::SessionStatus::Disconnected,
+        Status::NeedScan => wagate_proto::v1::SessionStatus::NeedScan,
+        Status::LoggedOut => wagate_proto::v1::SessionStatus::LoggedOut,
+        Status::Expired => wagate_proto::v1::SessionStatus::Expired,
+    }
+}

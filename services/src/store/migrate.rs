@@ -32,6 +32,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0003_messages.sql"),
         postgres: include_str!("../../../migrations/postgres/0003_messages.sql"),
     },
+    Migration {
+        version: 4,
+        description: "events",
+        sqlite: include_str!("../../../migrations/sqlite/0004_events.sql"),
+        postgres: include_str!("../../../migrations/postgres/0004_events.sql"),
+    },
 ];
 
 /// Arbitrary constant naming our advisory lock, so replicas starting together

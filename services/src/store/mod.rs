@@ -3,6 +3,7 @@
 //! All SQL of the server lives in this module's files.
 
 mod credentials;
+mod events;
 mod media;
 mod messages;
 mod migrate;
@@ -16,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Executor};
 
+pub use events::{EventRow, EventScope, NewEvent};
 pub use media::NewMedia;
 pub use messages::{FilterValue, MessageQuery, NewOutbound, Queued};
 pub use sessions::StatusChange;

@@ -1,0 +1,332 @@
+//! What becomes an event: drafts built from session and message happenings,
+//! the session settings that select events for webhooks, and logged events
+//! as the API shows them.
+
+use prost::Message as _;
+use wagate_proto::v1 as pb;
+use wagate_proto::v1::event::Payload;
+
+use crate::api::timestamp;
+use crate::message::model::{ChatType, chat_type};
+use crate::session::model::Settings;
+use crate::store::{EventRow, NewEvent};
+
+/// An event before it is logged.
+#[derive(Clone, Debug)]
+pub struct EventDraft {
+    pub event_type: &'static str,
+    pub payload: Payload,
+    /// The chat it concerns, for the ignore_groups/channels/broadcasts rules.
+    pub chat: Option<String>,
+}
+
+impl EventDraft {
+    fn new(event_type: &'static str, payload: Payload, chat: Option<&str>) -> Self {
+        Self {
+            event_type,
+            payload,
+            chat: chat.map(str::to_owned),
+        }
+    }
+}
+
+/// Whether the session's webhook settings select an event.
+pub fn selected_for_webhook(settings: &Settings, event_type: &str, chat: Option<&str>) -> bool {
+    if !settings.webhook_events.is_empty()
+        && !settings.webhook_events.iter().any(|e| e == event_type)
+    {
+        return false;
+    }
+    match chat.map(chat_type) {
+        Some(ChatType::Group) => !settings.ignore_groups,
+        Some(ChatType::Newsletter) => !settings.ignore_channels,
+        Some(ChatType::Broadcast) => !settings.ignore_broadcasts,
+        _ => true,
+    }
+}
+
+/// Drafts ready to append, stamped now. Without settings (a session being
+/// deleted) nothing is selected for webhooks.
+pub fn to_new_events(
+    session_id: i64,
+    settings: Option<&Settings>,
+    drafts: Vec<EventDraft>,
+) -> Vec<NewEvent> {
+    let now = crate::store::now_ms();
+    drafts
+        .into_iter()
+        .map(|draft| {
+            let webhook = settings
+                .is_some_and(|s| selected_for_webhook(s, draft.event_type, draft.chat.as_deref()));
+            let event = pb::Event {
+                r#type: draft.event_type.to_owned(),
+                create_time: Some(timestamp(now)),
+                payload: Some(draft.payload),
+                ..Default::default()
+            };
+            NewEvent {
+                session_id,
+                event_type: draft.event_type.to_owned(),
+                payload: event.encode_to_vec(),
+                webhook,
+                create_time: now,
+            }
+        })
+        .collect()
+}
+
+/// A logged event as the API shows it, with its webhook JSON.
+pub fn event_pb(row: &EventRow) -> pb::Event {
+    let mut event = pb::Event::decode(row.payload.as_slice()).unwrap_or_default();
+    event.name = format!("sessions/{}/events/{}", row.session_id, row.cursor);
+    event.cursor = row.cursor;
+    event.session = format!("sessions/{}", row.session_id);
+    event.r#type = row.event_type.clone();
+    event.create_time = Some(timestamp(row.create_time));
+    event.json = super::json::render(&event, row.session_id).to_string();
+    event
+}
+
+pub fn session_status(
+    status: pb::SessionStatus,
+    previous: pb::SessionStatus,
+    reason: &str,
+) -> EventDraft {
+    EventDraft::new(
+        "session.status",
+        Payload::SessionStatus(pb::SessionStatusPayload {
+            status: status as i32,
+            previous_status: previous as i32,
+            reason: reason.to_owned(),
+        }),
+        None,
+    )
+}
+
+pub fn qr_code(code: &str, expire_time_ms: i64) -> EventDraft {
+    EventDraft::new(
+        "qrcode.updated",
+        Payload::QrCode(pb::QrCodePayload {
+            code: code.to_owned(),
+            expire_time: Some(timestamp(expire_time_ms)),
+        }),
+        None,
+    )
+}
+
+/// A message that arrived: `messages.received`, `messages.upsert` and the
+/// `messages-{personal,group,newsletter}.received` of its chat; a reaction
+/// is `messages.reaction` instead. Messages the account sent from another
+/// device are only `messages.upsert`.
+pub fn message_arrived(message: pb::Message) -> Vec<EventDraft> {
+    let chat = message.chat.clone();
+    if let Some(pb::message::Content::Reaction(reaction)) = &message.content {
+        let key = match reaction.target.as_ref().and_then(|t| t.target.as_ref()) {
+            Some(pb::message_reference::Target::Key(key)) => Some(key.clone()),
+            _ => None,
+        };
+        return vec![EventDraft::new(
+            "messages.reaction",
+            Payload::Reaction(pb::ReactionPayload {
+                key,
+                message: String::new(),
+                emoji: reaction.emoji.clone(),
+                sender: message.sender.clone(),
+                sender_phone_number: message.sender_phone_number.clone(),
+                reaction_key: message.key.clone(),
+            }),
+            Some(&chat),
+        )];
+    }
+    let from_me = message.key.as_ref().is_some_and(|k| k.from_me);
+    let payload = || {
+        Payload::Message(pb::MessagePayload {
+            message: Some(message.clone()),
+        })
+    };
+    let mut drafts = vec![EventDraft::new("messages.upsert", payload(), Some(&chat))];
+    if !from_me {
+        drafts.insert(
+            0,
+            EventDraft::new("messages.received", payload(), Some(&chat)),
+        );
+        let per_chat = match chat_type(&chat) {
+            ChatType::Group => Some("messages-group.received"),
+            ChatType::Newsletter => Some("messages-newsletter.received"),
+            ChatType::Personal => Some("messages-personal.received"),
+            ChatType::Broadcast | ChatType::Unspecified => None,
+        };
+        if let Some(kind) = per_chat {
+            drafts.push(EventDraft::new(kind, payload(), Some(&chat)));
+        }
+    }
+    drafts
+}
+
+/// A queued message went out (or failed for good): `message.sent`, and its
+/// status change; a sent one is also `messages.upsert`.
+pub fn message_sent(message: pb::Message) -> Vec<EventDraft> {
+    let chat = message.chat.clone();
+    let mut drafts = vec![EventDraft::new(
+        "message.sent",
+        Payload::Message(pb::MessagePayload {
+            message: Some(message.clone()),
+        }),
+        Some(&chat),
+    )];
+    if message.error.is_none() {
+        drafts.push(EventDraft::new(
+            "messages.upsert",
+            Payload::Message(pb::MessagePayload {
+                message: Some(message.clone()),
+            }),
+            Some(&chat),
+        ));
+    }
+    drafts.push(message_status(&message));
+    drafts
+}
+
+/// `messages.update`: the message's status now.
+pub fn message_status(message: &pb::Message) -> EventDraft {
+    EventDraft::new(
+        "messages.update",
+        Payload::MessageStatus(pb::MessageStatusPayload {
+            message: message.name.clone(),
+            key: message.key.clone(),
+            status: message.status,
+            error: message.error.clone(),
+        }),
+        Some(&message.chat),
+    )
+}
+
+/// `message-receipt.update`: one group member's receipt.
+pub fn member_receipt(
+    message: &pb::Message,
+    member: &str,
+    status: pb::MessageStatus,
+    time_ms: i64,
+) -> EventDraft {
+    EventDraft::new(
+        "message-receipt.update",
+        Payload::Receipt(pb::ReceiptPayload {
+            key: message.key.clone(),
+            message: message.name.clone(),
+            user_jid: member.to_owned(),
+            status: status as i32,
+            receipt_time: Some(timestamp(time_ms)),
+        }),
+        Some(&message.chat),
+    )
+}
+
+/// `messages.delete`: a message deleted for everyone.
+pub fn message_deleted(message: &pb::Message) -> EventDraft {
+    EventDraft::new(
+        "messages.delete",
+        Payload::MessageDelete(pb::MessageDeletePayload {
+            keys: message.key.clone().into_iter().collect(),
+            messages: vec![message.name.clone()],
+        }),
+        Some(&message.chat),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            display_name: "x".into(),
+            phone_number: String::new(),
+            account_protection: true,
+            log_messages: true,
+            webhook_url: String::new(),
+            webhook_enabled: false,
+            webhook_events: Vec::new(),
+            read_incoming_messages: false,
+            auto_reject_calls: false,
+            ignore_groups: false,
+            ignore_channels: false,
+            ignore_broadcasts: false,
+            proxy_url: String::new(),
+            always_online: false,
+        }
+    }
+
+    #[test]
+    fn webhook_selection_follows_event_types_and_ignored_chats() {
+        let mut s = settings();
+        assert!(selected_for_webhook(
+            &s,
+            "messages.received",
+            Some("1@g.us")
+        ));
+        s.webhook_events = vec!["session.status".into()];
+        assert!(!selected_for_webhook(&s, "messages.received", None));
+        assert!(selected_for_webhook(&s, "session.status", None));
+        s.webhook_events.clear();
+        s.ignore_groups = true;
+        s.ignore_channels = true;
+        s.ignore_broadcasts = true;
+        assert!(!selected_for_webhook(
+            &s,
+            "messages.received",
+            Some("1-2@g.us")
+        ));
+        assert!(!selected_for_webhook(
+            &s,
+            "messages.received",
+            Some("1@newsletter")
+        ));
+        assert!(!selected_for_webhook(
+            &s,
+            "messages.received",
+            Some("status@broadcast")
+        ));
+        assert!(selected_for_webhook(
+            &s,
+            "messages.received",
+            Some("1@s.whatsapp.net")
+        ));
+    }
+
+    #[test]
+    fn an_inbound_message_is_three_events_and_an_own_one_is_an_upsert() {
+        let message = |from_me: bool, chat: &str| pb::Message {
+            chat: chat.into(),
+            key: Some(pb::MessageKey {
+                id: "A".into(),
+                remote_jid: chat.into(),
+                from_me,
+                ..Default::default()
+            }),
+            content: Some(pb::message::Content::Text("hi".into())),
+            ..Default::default()
+        };
+        let types =
+            |drafts: Vec<EventDraft>| drafts.iter().map(|d| d.event_type).collect::<Vec<_>>();
+        assert_eq!(
+            types(message_arrived(message(false, "1@s.whatsapp.net"))),
+            [
+                "messages.received",
+                "messages.upsert",
+                "messages-personal.received"
+            ]
+        );
+        assert_eq!(
+            types(message_arrived(message(false, "1-2@g.us"))),
+            [
+                "messages.received",
+                "messages.upsert",
+                "messages-group.received"
+            ]
+        );
+        assert_eq!(
+            types(message_arrived(message(true, "1@s.whatsapp.net"))),
+            ["messages.upsert"]
+        );
+    }
+}

@@ -83,6 +83,34 @@ impl EventsConfig {
     }
 }
 
+/// Webhook delivery.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Time allowed for one POST (connect, send, answer).
+    #[serde(with = "duration_serde")]
+    pub timeout: Duration,
+    /// How long a delivery is retried before it is FAILED.
+    #[serde(with = "duration_serde")]
+    pub retry_for: Duration,
+    /// First retry delay; doubles per attempt with jitter, up to `max_retry`.
+    #[serde(with = "duration_serde")]
+    pub first_retry: Duration,
+    #[serde(with = "duration_serde")]
+    pub max_retry: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            retry_for: Duration::from_secs(24 * 3600),
+            first_retry: Duration::from_secs(5),
+            max_retry: Duration::from_secs(3600),
+        }
+    }
+}
+
 /// Pacing, limits and retries of the outbound message queue.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -172,6 +200,7 @@ pub struct Config {
     pub media_fetch_timeout: Duration,
     pub queue: QueueConfig,
     pub events: EventsConfig,
+    pub webhooks: WebhookConfig,
     /// Listen address of `wagate simulator`.
     pub simulator_addr: SocketAddr,
     /// Token `wagate simulator` requires from its callers, if any.
@@ -226,6 +255,7 @@ impl Default for Config {
             media_fetch_timeout: Duration::from_secs(60),
             queue: QueueConfig::default(),
             events: EventsConfig::default(),
+            webhooks: WebhookConfig::default(),
             simulator_url: None,
             simulator_addr: "0.0.0.0:50052".parse().expect("valid default"),
             simulator_token: None,
@@ -361,6 +391,18 @@ impl Config {
             }
             "WAGATE_EVENTS_POLL_INTERVAL" => {
                 self.events.poll_interval = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_WEBHOOKS_TIMEOUT" => {
+                self.webhooks.timeout = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_WEBHOOKS_RETRY_FOR" => {
+                self.webhooks.retry_for = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_WEBHOOKS_FIRST_RETRY" => {
+                self.webhooks.first_retry = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_WEBHOOKS_MAX_RETRY" => {
+                self.webhooks.max_retry = parse_duration(value).map_err(err)?
             }
             "WAGATE_QUEUE_RATE_LIMIT" => {
                 self.queue.rate_limit = parse_number(value).map_err(err)?

@@ -17,6 +17,7 @@ mod process;
 mod validation;
 mod wa_proxy;
 mod wa_store;
+mod webhooks;
 mod whatsapp;
 
 use std::time::Duration;

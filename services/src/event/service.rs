@@ -2,6 +2,7 @@
 //! replay from a cursor and then follow the log live (with heartbeats, ending
 //! on shutdown or when their session is deleted), and history pages.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,9 @@ pub struct Events {
     store: Store,
     /// Cancelled when the server shuts down: streams end with UNAVAILABLE.
     streams_end: CancellationToken,
+    /// Per session: held while a message status changes and its events are
+    /// logged, so the queue's acks and the engine's receipts log in order.
+    status_locks: Arc<std::sync::Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Events {
@@ -57,7 +61,20 @@ impl Events {
             log,
             store,
             streams_end,
+            status_locks: Arc::default(),
         }
+    }
+
+    /// Serializes a session's message status changes with their events.
+    pub async fn status_lock(&self, session: SessionId) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .status_locks
+            .lock()
+            .expect("status locks")
+            .entry(session)
+            .or_default()
+            .clone();
+        lock.lock_owned().await
     }
 
     pub fn log(&self) -> &EventLog {

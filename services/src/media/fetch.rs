@@ -155,13 +155,15 @@ impl Fetcher {
         self.allow_private
     }
 
-    /// Sends one GET to a checked address of `url`'s host. The connection
-    /// task lives as long as the returned guard.
-    async fn get(
+    /// A TCP (or TLS, for https) stream to a checked address of `url`'s
+    /// host: private and local addresses are refused unless `allow_private`.
+    /// `what` names the URL in errors (e.g. "webhook URL").
+    pub(crate) async fn open_stream(
         &self,
         url: &Url,
         allow_private: bool,
-    ) -> Result<(Response<Incoming>, AbortOnDrop)> {
+        what: &str,
+    ) -> Result<Box<dyn IoStream>> {
         let host = url
             .host()
             .ok_or_else(|| refused(format!("{} has no host", display_url(url))))?;
@@ -180,33 +182,41 @@ impl Fetcher {
                 .map(|a| a.ip().to_string())
                 .unwrap_or_default();
             return Err(refused(format!(
-                "media URL {}: host {host} resolves to a private or local address ({ip}); \
+                "{what} {}: host {host} resolves to a private or local address ({ip}); \
                  such addresses are refused unless WAGATE_ALLOW_PRIVATE_URLS=true",
                 display_url(url)
             )));
         }
         let tcp = self.connect(&allowed, url).await?;
-        let stream: Box<dyn IoStream> = if url.scheme() == "https" {
-            let server_name = match &host {
-                Host::Domain(name) => ServerName::try_from(name.to_string()).map_err(|err| {
-                    refused(format!("host {name:?} is not a valid TLS name: {err}"))
-                })?,
-                Host::Ipv4(ip) => ServerName::IpAddress(IpAddr::V4(*ip).into()),
-                Host::Ipv6(ip) => ServerName::IpAddress(IpAddr::V6(*ip).into()),
-            };
-            let tls = tls_connector()
-                .connect(server_name, tcp)
-                .await
-                .map_err(|err| {
-                    Error::unavailable(format!(
-                        "TLS handshake with {host} for {} failed: {err}",
-                        display_url(url)
-                    ))
-                })?;
-            Box::new(tls)
-        } else {
-            Box::new(tcp)
+        if url.scheme() != "https" {
+            return Ok(Box::new(tcp));
+        }
+        let server_name = match &host {
+            Host::Domain(name) => ServerName::try_from(name.to_string())
+                .map_err(|err| refused(format!("host {name:?} is not a valid TLS name: {err}")))?,
+            Host::Ipv4(ip) => ServerName::IpAddress(IpAddr::V4(*ip).into()),
+            Host::Ipv6(ip) => ServerName::IpAddress(IpAddr::V6(*ip).into()),
         };
+        let tls = tls_connector()
+            .connect(server_name, tcp)
+            .await
+            .map_err(|err| {
+                Error::unavailable(format!(
+                    "TLS handshake with {host} for {} failed: {err}",
+                    display_url(url)
+                ))
+            })?;
+        Ok(Box::new(tls))
+    }
+
+    /// Sends one GET to a checked address of `url`'s host. The connection
+    /// task lives as long as the returned guard.
+    async fn get(
+        &self,
+        url: &Url,
+        allow_private: bool,
+    ) -> Result<(Response<Incoming>, AbortOnDrop)> {
+        let stream = self.open_stream(url, allow_private, "media URL").await?;
         let network_error = |err: hyper::Error| {
             Error::unavailable(format!("downloading {} failed: {err}", display_url(url)))
         };
@@ -452,7 +462,7 @@ fn percent_decode(text: &str) -> Vec<u8> {
 }
 
 /// A URL for messages and logs: no credentials, no query (it may hold tokens).
-fn display_url(url: &Url) -> String {
+pub(crate) fn display_url(url: &Url) -> String {
     let mut shown = url.clone();
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
@@ -509,11 +519,11 @@ fn format_duration(d: Duration) -> String {
     }
 }
 
-trait IoStream: AsyncRead + AsyncWrite + Send + Unpin {}
+pub(crate) trait IoStream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> IoStream for T {}
 
 /// Ends the HTTP connection task when the fetch is done or abandoned.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -12,6 +12,7 @@ mod service;
 mod service_tests;
 
 pub use detect::{check, decode_base64, detect_mime};
+pub(crate) use fetch::{AbortOnDrop, display_url};
 pub use fetch::{Fetched, Fetcher};
 pub use http::{router, serve_token};
 pub use service::{MediaRecord, MediaService, UploadInput};

@@ -90,24 +90,30 @@ pub async fn record_message(
         .map(|id| MessageRecord { id, ..record }))
 }
 
-/// Applies a receipt; returns the stored messages it is about, as they are
-/// now, and whether any status changed.
+/// Applies a receipt; returns, for each stored message it is about, its
+/// status before and the message now.
 pub async fn record_receipt(
     store: &Store,
     session: SessionId,
     ids: &[String],
     kind: ReceiptKind,
     time: SystemTime,
-) -> Result<(Vec<MessageRecord>, bool)> {
-    let status = receipt_status(kind);
-    let changed = store.apply_receipt(session, ids, status, ms(time)).await? > 0;
-    let mut records = Vec::with_capacity(ids.len());
+) -> Result<Vec<(Status, MessageRecord)>> {
+    let mut before = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(record) = store.find_message(session, id).await? {
-            records.push(record);
+            before.push(record);
         }
     }
-    Ok((records, changed))
+    let status = receipt_status(kind);
+    store.apply_receipt(session, ids, status, ms(time)).await?;
+    let mut out = Vec::with_capacity(before.len());
+    for record in before {
+        if let Some(now) = store.find_message(session, &record.whatsapp_id).await? {
+            out.push((record.status, now));
+        }
+    }
+    Ok(out)
 }
 
 pub fn receipt_status(kind: ReceiptKind) -> Status {

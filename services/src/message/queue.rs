@@ -200,8 +200,8 @@ impl SessionWorker {
                         "message queue: an earlier attempt reached WhatsApp; not sending it again"
                     );
                     let send_time = crate::api::system_time_ms(time);
-                    store.mark_sent(message.id, send_time, log_content).await?;
-                    self.sent(&message, &message.whatsapp_id, send_time).await;
+                    self.settle_sent(&message, &message.whatsapp_id, send_time, log_content)
+                        .await?;
                     return Ok(Next::Continue);
                 }
                 Ok(SendLookup::NotAccepted | SendLookup::Unknown) => {}
@@ -227,8 +227,8 @@ impl SessionWorker {
         match result {
             Ok(time) => {
                 let send_time = crate::api::system_time_ms(time);
-                store.mark_sent(message.id, send_time, log_content).await?;
-                self.sent(&message, &outgoing.whatsapp_id, send_time).await;
+                self.settle_sent(&message, &outgoing.whatsapp_id, send_time, log_content)
+                    .await?;
                 Ok(Next::Continue)
             }
             Err(err) => self.settle_error(&message, err, log_content).await,
@@ -364,14 +364,39 @@ impl SessionWorker {
         Ok(Next::Continue)
     }
 
-    /// `message.sent` and its companions for a message WhatsApp accepted.
-    async fn sent(&self, message: &MessageRecord, whatsapp_id: &str, send_time: i64) {
+    /// Records a message WhatsApp accepted, with `message.sent` and its
+    /// companions. A receipt may have come first (it logged SENT then): the
+    /// status lock orders the two, and SENT is logged once.
+    async fn settle_sent(
+        &self,
+        message: &MessageRecord,
+        whatsapp_id: &str,
+        send_time: i64,
+        log_content: bool,
+    ) -> Result<()> {
+        let store = &self.inner.store;
+        let _order = match &self.inner.events {
+            Some(events) => Some(events.status_lock(self.session).await),
+            None => None,
+        };
+        let before = store.get_message(self.session, message.id).await?;
+        store.mark_sent(message.id, send_time, log_content).await?;
         let mut sent = message.clone();
         sent.status = Status::Sent;
         sent.whatsapp_id = whatsapp_id.to_owned();
         sent.send_time = Some(send_time);
         sent.error = None;
-        self.emit(record::message_sent(message_pb(&sent))).await;
+        let mut drafts = record::message_sent(message_pb(&sent));
+        if before.is_some_and(|b| {
+            matches!(
+                b.status,
+                Status::Sent | Status::Delivered | Status::Read | Status::Played
+            )
+        }) {
+            drafts.retain(|d| d.event_type != "messages.update");
+        }
+        self.emit(drafts).await;
+        Ok(())
     }
 
     async fn emit(&self, drafts: Vec<record::EventDraft>) {

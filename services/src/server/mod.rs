@@ -295,6 +295,13 @@ async fn bring_up(
     .await
     .context("starting the event log")?;
     spawn_event_pruning(store.clone(), config.events.retention);
+    let webhooks = crate::webhook::Webhooks::new(
+        store.clone(),
+        log.clone(),
+        config.allow_private_urls,
+        config.webhooks.clone(),
+    );
+    webhooks.start(streams_end.clone());
     let events = event::Events::new(log, store.clone(), streams_end);
     let queue = message::Queue::new(
         store.clone(),
@@ -337,7 +344,7 @@ async fn bring_up(
             .max_encoding_message_size(config.max_upload_bytes.max(config.max_request_bytes)),
     );
     services.event.set(
-        EventServiceServer::new(event::grpc::EventApi::new(auth.clone(), events))
+        EventServiceServer::new(event::grpc::EventApi::new(auth.clone(), events, webhooks))
             .max_decoding_message_size(config.max_request_bytes),
     );
     Ok((store, manager))

@@ -7,6 +7,7 @@
 use crate::event::Events;
 use crate::event::record::{self, EventDraft};
 use crate::message::convert::message_pb;
+use crate::message::model::Status as MessageStatus;
 use crate::session::model::status_pb;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -822,20 +823,33 @@ impl EventApplier {
                 from,
                 timestamp,
             } => {
-                let (records, changed) =
+                // Ordered with the queue's acks (see Queue::settle_sent).
+                let _order = match &self.events {
+                    Some(events) => Some(events.status_lock(id).await),
+                    None => None,
+                };
+                let changes =
                     crate::message::inbound::record_receipt(&self.store, id, &ids, kind, timestamp)
                         .await?;
                 let status = crate::message::inbound::receipt_status(kind);
                 let group = chat.ends_with("@g.us") && !from.is_empty();
                 let mut drafts = Vec::new();
-                for message in records.iter().map(message_pb) {
+                for (before, stored) in &changes {
+                    let message = message_pb(stored);
                     if group {
                         let time = crate::api::system_time_ms(timestamp);
                         drafts.push(record::member_receipt(&message, &from, status, time));
                     }
-                    if changed && message.status == status as i32 {
-                        drafts.push(record::message_status(&message));
+                    if *before == stored.status {
+                        continue;
                     }
+                    // The receipt overtook the queue's ack: SENT first, once.
+                    if matches!(before, MessageStatus::Queued | MessageStatus::InProgress) {
+                        let mut sent = message.clone();
+                        sent.status = MessageStatus::Sent as i32;
+                        drafts.push(record::message_status(&sent));
+                    }
+                    drafts.push(record::message_status(&message));
                 }
                 self.emit(drafts).await;
             }

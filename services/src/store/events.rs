@@ -66,6 +66,30 @@ fn numbered(sql: &str, first: usize) -> String {
     out
 }
 
+/// `WHERE a AND b`, or nothing without conditions.
+pub(super) fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// A query with `?` numbered and the values bound in order.
+pub(super) fn bind_values(
+    sql: String,
+    values: &[FilterValue],
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    let mut query = sqlx::query(AssertSqlSafe(numbered(&sql, 1)));
+    for value in values {
+        query = match value {
+            FilterValue::Int(v) => query.bind(*v),
+            FilterValue::Text(v) => query.bind(v.clone()),
+        };
+    }
+    query
+}
+
 /// Which events a read covers.
 #[derive(Clone, Debug, Default)]
 pub struct EventScope {
@@ -201,27 +225,10 @@ impl Store {
             .conditions
             .extend(filter.conditions.iter().cloned());
         conditions.values.extend(filter.values.iter().cloned());
-        let where_of = |conditions: &[String]| {
-            if conditions.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", conditions.join(" AND "))
-            }
-        };
-        let bind_all = |sql: String, values: &[FilterValue]| {
-            let mut query = sqlx::query(AssertSqlSafe(numbered(&sql, 1)));
-            for value in values {
-                query = match value {
-                    FilterValue::Int(v) => query.bind(*v),
-                    FilterValue::Text(v) => query.bind(v.clone()),
-                };
-            }
-            query
-        };
-        let total: i64 = bind_all(
+        let total: i64 = bind_values(
             format!(
                 "SELECT COUNT(*) AS n FROM events {}",
-                where_of(&conditions.conditions)
+                where_clause(&conditions.conditions)
             ),
             &conditions.values,
         )
@@ -237,10 +244,10 @@ impl Store {
             conditions.conditions.push(format!("cursor {cmp} ?"));
             conditions.values.push(FilterValue::Int(after));
         }
-        let rows = bind_all(
+        let rows = bind_values(
             format!(
                 "SELECT {COLUMNS} FROM events {} ORDER BY cursor {order} LIMIT ?",
-                where_of(&conditions.conditions)
+                where_clause(&conditions.conditions)
             ),
             &conditions.values,
         )

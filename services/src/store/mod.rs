@@ -9,6 +9,7 @@ mod messages;
 mod migrate;
 mod sessions;
 mod sim;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -22,6 +23,7 @@ pub use media::NewMedia;
 pub use messages::{FilterValue, MessageQuery, NewOutbound, Queued};
 pub use sessions::StatusChange;
 pub use sim::{SimAccountRow, SimDeliveryRow, SimDeviceRow};
+pub use webhooks::{AttemptOutcome, AttemptRow, DeliveryRow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -1,0 +1,332 @@
+//! Webhook deliveries: taking selected events from the log into deliveries
+//! (in cursor order, per session), the head-of-line open delivery, attempts,
+//! history pages.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{FilterValue, Store, now_ms};
+use crate::error::Result;
+use crate::filter::Conditions;
+use crate::session::model::SessionId;
+
+/// wagate.v1.WebhookDeliveryState numbers.
+pub const PENDING: i64 = 1;
+pub const RETRYING: i64 = 2;
+pub const SUCCEEDED: i64 = 3;
+pub const FAILED: i64 = 4;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub session_id: SessionId,
+    pub cursor: i64,
+    pub event_type: String,
+    pub uri: String,
+    pub state: i64,
+    pub attempt_count: i64,
+    pub next_attempt_at: i64,
+    pub redelivery: bool,
+    pub create_time: i64,
+    pub complete_time: Option<i64>,
+    pub attempts: Vec<AttemptRow>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttemptRow {
+    pub attempt: i64,
+    pub start_time: i64,
+    pub duration_ms: i64,
+    pub http_status_code: i64,
+    pub error: String,
+    pub response_body: String,
+}
+
+/// Where a delivery goes after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Succeeded,
+    Retry { next_attempt_at: i64 },
+    Failed,
+}
+
+const COLUMNS: &str = "id, session_id, cursor, event_type, uri, state, attempt_count, \
+    next_attempt_at, redelivery, create_time, complete_time";
+
+fn delivery_from_row(row: &AnyRow) -> Result<DeliveryRow, sqlx::Error> {
+    Ok(DeliveryRow {
+        id: row.try_get("id")?,
+        session_id: row.try_get("session_id")?,
+        cursor: row.try_get("cursor")?,
+        event_type: row.try_get("event_type")?,
+        uri: row.try_get("uri")?,
+        state: row.try_get("state")?,
+        attempt_count: row.try_get("attempt_count")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        redelivery: row.try_get::<i64, _>("redelivery")? != 0,
+        create_time: row.try_get("create_time")?,
+        complete_time: row.try_get("complete_time")?,
+        attempts: Vec::new(),
+    })
+}
+
+impl Store {
+    /// Starts a session's webhook at `cursor` unless it was started before.
+    pub async fn start_webhook_cursor(&self, session: SessionId, cursor: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO webhook_cursors (session_id, cursor) VALUES ($1, $2) \
+             ON CONFLICT (session_id) DO NOTHING",
+        )
+        .bind(session)
+        .bind(cursor)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Turns the next selected events after the session's webhook cursor into
+    /// PENDING deliveries to `uri` and moves the cursor past them, in one
+    /// transaction. Returns how many were queued.
+    pub async fn take_webhook_events(
+        &self,
+        session: SessionId,
+        uri: &str,
+        limit: i64,
+    ) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let cursor: i64 = sqlx::query("SELECT cursor FROM webhook_cursors WHERE session_id = $1")
+            .bind(session)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get("cursor"))
+            .transpose()?
+            .unwrap_or(0);
+        let events = sqlx::query(
+            "SELECT cursor, type FROM events WHERE session_id = $1 AND webhook = 1 AND cursor > $2 \
+             ORDER BY cursor LIMIT $3",
+        )
+        .bind(session)
+        .bind(cursor)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(last) = events.last() else {
+            return Ok(0);
+        };
+        let last: i64 = last.try_get("cursor")?;
+        let now = now_ms();
+        for event in &events {
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (session_id, cursor, event_type, uri, state, \
+                 next_attempt_at, create_time) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(session)
+            .bind(event.try_get::<i64, _>("cursor")?)
+            .bind(event.try_get::<String, _>("type")?)
+            .bind(uri)
+            .bind(PENDING)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE webhook_cursors SET cursor = $1 WHERE session_id = $2")
+            .bind(last)
+            .bind(session)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(events.len())
+    }
+
+    /// The oldest open (PENDING or RETRYING) delivery of a session.
+    pub async fn next_open_delivery(&self, session: SessionId) -> Result<Option<DeliveryRow>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM webhook_deliveries WHERE session_id = $1 AND state IN ($2, $3) \
+             ORDER BY id LIMIT 1"
+        )))
+        .bind(session)
+        .bind(PENDING)
+        .bind(RETRYING)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(delivery_from_row).transpose()?)
+    }
+
+    /// Records an attempt and the delivery's new state.
+    pub async fn record_webhook_attempt(
+        &self,
+        delivery: i64,
+        uri: &str,
+        attempt: &AttemptRow,
+        outcome: AttemptOutcome,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, start_time, duration_ms, \
+             http_status_code, error, response_body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(delivery)
+        .bind(attempt.attempt)
+        .bind(attempt.start_time)
+        .bind(attempt.duration_ms)
+        .bind(attempt.http_status_code)
+        .bind(&attempt.error)
+        .bind(&attempt.response_body)
+        .execute(&mut *tx)
+        .await?;
+        let now = now_ms();
+        let (state, next, complete) = match outcome {
+            AttemptOutcome::Succeeded => (SUCCEEDED, 0, Some(now)),
+            AttemptOutcome::Failed => (FAILED, 0, Some(now)),
+            AttemptOutcome::Retry { next_attempt_at } => (RETRYING, next_attempt_at, None),
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = $1, attempt_count = $2, next_attempt_at = $3, \
+             complete_time = $4, uri = $5 WHERE id = $6",
+        )
+        .bind(state)
+        .bind(attempt.attempt)
+        .bind(next)
+        .bind(complete)
+        .bind(uri)
+        .bind(delivery)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends every open delivery of a session (its webhook was disabled or
+    /// removed).
+    pub async fn fail_open_deliveries(&self, session: SessionId) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE webhook_deliveries SET state = $1, complete_time = $2 \
+             WHERE session_id = $3 AND state IN ($4, $5)",
+        )
+        .bind(FAILED)
+        .bind(now_ms())
+        .bind(session)
+        .bind(PENDING)
+        .bind(RETRYING)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// A new PENDING delivery of a logged event (RedeliverEvent).
+    pub async fn create_redelivery(
+        &self,
+        session: SessionId,
+        cursor: i64,
+        event_type: &str,
+        uri: &str,
+    ) -> Result<DeliveryRow> {
+        let now = now_ms();
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO webhook_deliveries (session_id, cursor, event_type, uri, state, \
+             next_attempt_at, redelivery, create_time) VALUES ($1, $2, $3, $4, $5, $6, 1, $6) \
+             RETURNING {COLUMNS}"
+        )))
+        .bind(session)
+        .bind(cursor)
+        .bind(event_type)
+        .bind(uri)
+        .bind(PENDING)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(delivery_from_row(&row)?)
+    }
+
+    /// Sessions whose webhook is on, with their URL and secret.
+    pub async fn webhook_sessions(&self) -> Result<Vec<(SessionId, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, webhook_url, webhook_secret FROM sessions \
+             WHERE webhook_enabled = 1 AND webhook_url <> ''",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("id")?,
+                    row.try_get("webhook_url")?,
+                    row.try_get("webhook_secret")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// A page of deliveries, newest first, with their attempts; and the total.
+    pub async fn list_webhook_deliveries(
+        &self,
+        session: Option<SessionId>,
+        filter: &Conditions,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<(Vec<DeliveryRow>, i64)> {
+        let mut conditions = Conditions::default();
+        if let Some(session) = session {
+            conditions.conditions.push("session_id = ?".into());
+            conditions.values.push(FilterValue::Int(session));
+        }
+        conditions
+            .conditions
+            .extend(filter.conditions.iter().cloned());
+        conditions.values.extend(filter.values.iter().cloned());
+        let total: i64 = super::events::bind_values(
+            format!(
+                "SELECT COUNT(*) AS n FROM webhook_deliveries {}",
+                super::events::where_clause(&conditions.conditions)
+            ),
+            &conditions.values,
+        )
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        if let Some(before) = before {
+            conditions.conditions.push("id < ?".into());
+            conditions.values.push(FilterValue::Int(before));
+        }
+        let rows = super::events::bind_values(
+            format!(
+                "SELECT {COLUMNS} FROM webhook_deliveries {} ORDER BY id DESC LIMIT ?",
+                super::events::where_clause(&conditions.conditions)
+            ),
+            &conditions.values,
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut deliveries: Vec<DeliveryRow> = rows
+            .iter()
+            .map(delivery_from_row)
+            .collect::<Result<_, _>>()?;
+        for delivery in &mut deliveries {
+            delivery.attempts = self.webhook_attempts(delivery.id).await?;
+        }
+        Ok((deliveries, total))
+    }
+
+    async fn webhook_attempts(&self, delivery: i64) -> Result<Vec<AttemptRow>> {
+        let rows = sqlx::query(
+            "SELECT attempt, start_time, duration_ms, http_status_code, error, response_body \
+             FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt",
+        )
+        .bind(delivery)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AttemptRow {
+                    attempt: row.try_get("attempt")?,
+                    start_time: row.try_get("start_time")?,
+                    duration_ms: row.try_get("duration_ms")?,
+                    http_status_code: row.try_get("http_status_code")?,
+                    error: row.try_get("error")?,
+                    response_body: row.try_get("response_body")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -368,3 +368,7 @@ fn wa_message(message: &pb::Message) -> Value {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "json_tests.rs"]
+mod tests;

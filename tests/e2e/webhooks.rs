@@ -16,13 +16,16 @@ use wagate_proto::v1 as pb;
 use wagate_proto::v1::event_service_client::EventServiceClient;
 use wagate_tests::{admin, backends, eventually};
 
-use crate::messages::{PHONE_B, Pair, send, text};
+use crate::messages::{PHONE_A, PHONE_B, PHONE_C, Pair, send, text};
+use crate::{WAGATE_BIN, create_session, link_by_qr};
 
 /// A request the receiver got.
 #[derive(Clone, Debug)]
 struct Received {
     headers: HeaderMap,
     body: Bytes,
+    /// The status the receiver answered.
+    answered: u16,
 }
 
 impl Received {
@@ -64,12 +67,16 @@ impl Receiver {
                 let state = handler_state.clone();
                 async move {
                     let mut state = state.lock().unwrap();
-                    state.received.push(Received { headers, body });
                     let status = if state.script.is_empty() {
                         200
                     } else {
                         state.script.remove(0)
                     };
+                    state.received.push(Received {
+                        headers,
+                        body,
+                        answered: status,
+                    });
                     (StatusCode::from_u16(status).unwrap(), "ok")
                 }
             }),
@@ -368,5 +375,139 @@ async fn a_receiver_down_then_up_gets_everything_in_order_and_4xx_is_not_retried
         assert!(!unreachable.success);
         assert!(!unreachable.attempt.unwrap().error.is_empty());
         pair.stop().await;
+    }
+}
+
+/// A server process killed while a session's webhook is failing and
+/// retrying, then restarted with the receiver up: every event the session
+/// logged is delivered, in cursor order, none lost.
+#[tokio::test]
+async fn deliveries_survive_a_killed_server() {
+    use std::collections::HashMap;
+    use wagate_proto::v1::message_service_client::MessageServiceClient;
+    use wagate_proto::v1::session_service_client::SessionServiceClient;
+    use wagate_proto::v1::simulator_service_client::SimulatorServiceClient;
+    use wagate_tests::process::ProcessServer;
+    use wagate_tests::{ADMIN_TOKEN, TempDir, TestDb, connect, wait_serving};
+
+    for backend in backends() {
+        let dir = TempDir::new("webhook-crash");
+        let db = TestDb::create(backend, dir.path()).await;
+        let env: HashMap<String, String> = HashMap::from([
+            ("WAGATE_GRPC_ADDR".into(), "127.0.0.1:0".into()),
+            ("WAGATE_DATA_DIR".into(), dir.path().display().to_string()),
+            ("WAGATE_DATABASE_URL".into(), db.url.clone()),
+            ("WAGATE_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+            ("WAGATE_ENGINE".into(), "sim".into()),
+            ("WAGATE_METRICS_ADDR".into(), "off".into()),
+            ("WAGATE_HTTP_ADDR".into(), "off".into()),
+            ("WAGATE_ALLOW_PRIVATE_URLS".into(), "true".into()),
+            ("WAGATE_QUEUE_PROTECTION_INTERVAL".into(), "0s".into()),
+            ("WAGATE_WEBHOOKS_FIRST_RETRY".into(), "100ms".into()),
+            ("WAGATE_WEBHOOKS_MAX_RETRY".into(), "300ms".into()),
+        ]);
+        let start = || async {
+            let server =
+                ProcessServer::spawn(WAGATE_BIN, &["serve"], &env, "gRPC server listening").await;
+            let channel = connect(server.addr).await;
+            wait_serving(channel.clone(), Duration::from_secs(30)).await;
+            (server, channel)
+        };
+        // The receiver is down (503) until told otherwise.
+        let receiver = Receiver::start(vec![503; 100_000]).await;
+        let (mut first, channel) = start().await;
+        let mut sessions = SessionServiceClient::new(channel.clone());
+        let mut simulator = SimulatorServiceClient::new(channel.clone());
+        let a = create_session(&mut sessions, PHONE_A).await.name;
+        sessions
+            .update_session(admin(pb::UpdateSessionRequest {
+                session: Some(pb::Session {
+                    name: a.clone(),
+                    webhook_url: receiver.url.clone(),
+                    webhook_enabled: true,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["webhook_url".into(), "webhook_enabled".into()],
+                }),
+            }))
+            .await
+            .unwrap();
+        let_dispatcher_start().await;
+        link_by_qr(&mut sessions, &mut simulator, &a, PHONE_A).await;
+        simulator
+            .register_account(admin(pb::RegisterAccountRequest {
+                account: Some(pb::SimAccount {
+                    phone_number: PHONE_C.into(),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap();
+        let mut messages = MessageServiceClient::new(channel.clone());
+        for i in 0..5 {
+            send(&mut messages, &a, text(PHONE_C, &format!("crash {i}")))
+                .await
+                .unwrap();
+        }
+        receiver
+            .wait_for("failing attempts before the kill", |r| r.len() >= 6)
+            .await;
+        first.signal("KILL").await;
+        first.wait_exit(Duration::from_secs(10)).await;
+        assert!(
+            receiver.received().iter().all(|r| r.answered == 503),
+            "nothing was accepted before the kill"
+        );
+
+        // Up again, restarted: everything the session logged arrives.
+        receiver.state.lock().unwrap().script.clear();
+        let (mut second, channel) = start().await;
+        let events = EventServiceClient::new(channel);
+        let logged: Vec<i64> = eventually("every event delivered", Duration::from_secs(60), || {
+            let mut events = events.clone();
+            let (a, received) = (a.clone(), receiver.received());
+            async move {
+                let logged: Vec<i64> = events
+                    .list_events(admin(pb::ListEventsRequest {
+                        parent: a,
+                        page_size: 1000,
+                        ..Default::default()
+                    }))
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .events
+                    .iter()
+                    .map(|e| e.cursor)
+                    .collect();
+                let accepted: std::collections::HashSet<String> = received
+                    .iter()
+                    .filter(|r| r.answered == 200)
+                    .map(|r| r.header("webhook-id").to_owned())
+                    .collect();
+                logged
+                    .iter()
+                    .all(|c| accepted.contains(&format!("evt_{c}")))
+                    .then_some(logged)
+            }
+        })
+        .await;
+        assert!(logged.len() >= 10, "{logged:?}");
+        // In cursor order: the first acceptance of each event comes in order.
+        let mut first_accepted: Vec<i64> = Vec::new();
+        for request in receiver.received().iter().filter(|r| r.answered == 200) {
+            let cursor: i64 = request.header("webhook-id")[4..].parse().unwrap();
+            if !first_accepted.contains(&cursor) {
+                first_accepted.push(cursor);
+            }
+        }
+        assert!(
+            first_accepted.windows(2).all(|w| w[0] < w[1]),
+            "{first_accepted:?}"
+        );
+        second.signal("TERM").await;
+        second.wait_exit(Duration::from_secs(15)).await;
+        db.drop_database().await;
     }
 }

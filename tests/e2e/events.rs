@@ -370,3 +370,127 @@ async fn subscriptions_check_auth_input_heartbeat_and_end_on_shutdown() {
     }
     stopping.await.unwrap();
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS")
+}
+
+/// A subscriber that reads nothing while 200,000 events pile up after its
+/// cursor (appended as another replica would) costs the server a bounded
+/// amount of memory: it lags on the log instead of buffering. It can then
+/// still read them all, in order.
+#[tokio::test]
+async fn a_stalled_subscriber_lags_on_the_log_without_growing_memory() {
+    use std::collections::HashMap;
+    use wagate::event::record::{EventDraft, to_new_events};
+    use wagate_proto::v1::event::Payload;
+    use wagate_tests::process::ProcessServer;
+    use wagate_tests::{ADMIN_TOKEN, TempDir, TestDb, connect, wait_serving};
+
+    const BACKLOG: i64 = 200_000;
+    for backend in backends() {
+        let dir = TempDir::new("stalled");
+        let db = TestDb::create(backend, dir.path()).await;
+        let env: HashMap<String, String> = HashMap::from([
+            ("WAGATE_GRPC_ADDR".into(), "127.0.0.1:0".into()),
+            ("WAGATE_DATA_DIR".into(), dir.path().display().to_string()),
+            ("WAGATE_DATABASE_URL".into(), db.url.clone()),
+            ("WAGATE_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+            ("WAGATE_ENGINE".into(), "sim".into()),
+            ("WAGATE_METRICS_ADDR".into(), "off".into()),
+            ("WAGATE_HTTP_ADDR".into(), "off".into()),
+            ("WAGATE_EVENTS_MEMORY_EVENTS".into(), "4096".into()),
+            ("WAGATE_EVENTS_POLL_INTERVAL".into(), "50ms".into()),
+        ]);
+        let mut server =
+            ProcessServer::spawn(crate::WAGATE_BIN, &["serve"], &env, "gRPC server listening")
+                .await;
+        let channel = connect(server.addr).await;
+        wait_serving(channel.clone(), Duration::from_secs(30)).await;
+        let pid = server.child.id().unwrap();
+        let session = create_session(
+            &mut wagate_proto::v1::session_service_client::SessionServiceClient::new(
+                channel.clone(),
+            ),
+            "+14155550301",
+        )
+        .await;
+        let session_id: i64 = session.name["sessions/".len()..].parse().unwrap();
+        let mut client = events_client(channel.clone());
+        let mut stalled = client
+            .subscribe_events(admin(subscribe_request(Some(0))))
+            .await
+            .unwrap()
+            .into_inner();
+        let baseline = rss_kib(pid);
+
+        // The backlog, written to the database directly (like another replica).
+        let store = wagate::store::Store::connect(&db.url, 2).await.unwrap();
+        let draft = EventDraft {
+            event_type: "presence.update",
+            payload: Payload::Presence(pb::PresencePayload {
+                chat: format!("{}@s.whatsapp.net", "1".repeat(400)),
+                presence: pb::PresenceState::Composing as i32,
+                ..Default::default()
+            }),
+            chat: None,
+        };
+        let event = to_new_events(session_id, None, vec![draft]).remove(0);
+        for _ in 0..4 {
+            store.append_copies(&event, BACKLOG / 4).await.unwrap();
+        }
+        store.close().await;
+        // The server has read up to the head (its heartbeat would say so;
+        // ListEvents is enough).
+        let head = eventually(
+            "the server to see the backlog",
+            Duration::from_secs(30),
+            || {
+                let mut client = client.clone();
+                async move {
+                    let page = client
+                        .list_events(admin(pb::ListEventsRequest {
+                            parent: "sessions/-".into(),
+                            page_size: 1,
+                            order_by: "cursor desc".into(),
+                            ..Default::default()
+                        }))
+                        .await
+                        .ok()?
+                        .into_inner();
+                    (page.total_size as i64 >= BACKLOG).then(|| page.events[0].cursor)
+                }
+            },
+        )
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let grown_kib = rss_kib(pid).saturating_sub(baseline);
+        eprintln!("RSS {baseline} KiB before, +{grown_kib} KiB with {BACKLOG} events behind");
+        // Buffering the backlog would take hundreds of MiB (each event
+        // carries ~0.5 KiB of payload and ~1 KiB of JSON).
+        assert!(
+            grown_kib < 40 * 1024,
+            "RSS grew by {grown_kib} KiB with a stalled subscriber {BACKLOG} events behind"
+        );
+
+        // Still whole and in order.
+        let mut previous = 0;
+        for _ in 0..5_000 {
+            let item = stalled.message().await.unwrap().unwrap();
+            if let Some(pb::subscribe_events_response::Kind::Event(event)) = item.kind {
+                assert!(event.cursor > previous, "{} after {previous}", event.cursor);
+                previous = event.cursor;
+            }
+        }
+        assert!(previous < head);
+        drop(stalled);
+        server.signal("TERM").await;
+        server.wait_exit(Duration::from_secs(15)).await;
+        db.drop_database().await;
+    }
+}

@@ -151,6 +151,38 @@ impl Store {
         Ok(cursors)
     }
 
+    /// Appends `count` copies of one event in a single statement, as another
+    /// replica's appends would arrive (benchmarks and load tests).
+    pub async fn append_copies(&self, event: &NewEvent, count: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let sql = match self.backend {
+            Backend::Postgres => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(PG_APPEND_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                "INSERT INTO events (session_id, type, payload, webhook, create_time) \
+                 SELECT $1, $2, $3, $4, $5 FROM generate_series(1, $6)"
+            }
+            Backend::Sqlite => {
+                "INSERT INTO events (session_id, type, payload, webhook, create_time) \
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $6) \
+                 SELECT $1, $2, $3, $4, $5 FROM n"
+            }
+        };
+        sqlx::query(sql)
+            .bind(event.session_id)
+            .bind(&event.event_type)
+            .bind(&event.payload)
+            .bind(i64::from(event.webhook))
+            .bind(event.create_time)
+            .bind(count)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Events after `after` in cursor order, at most `limit`.
     pub async fn events_after(
         &self,

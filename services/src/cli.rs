@@ -73,6 +73,28 @@ enum BenchCommand {
         #[arg(long, default_value = "BENCHMARKS.md")]
         output: PathBuf,
     },
+    /// Event subscribers' throughput and lag, webhook throughput, RSS with a stalled subscriber.
+    Events {
+        #[arg(long, default_value_t = 100)]
+        subscribers: usize,
+        /// Events appended per second.
+        #[arg(long, default_value_t = 5000)]
+        rate: u64,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 100)]
+        webhook_sessions: usize,
+        /// Webhook events per session.
+        #[arg(long, default_value_t = 200)]
+        webhook_events: i64,
+        /// Events behind for the stalled-subscriber RSS figure.
+        #[arg(long, default_value_t = 1_000_000)]
+        backlog: i64,
+        #[arg(long, value_name = "URL")]
+        postgres_url: Option<String>,
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        output: PathBuf,
+    },
     /// RSS per idle whatsapp-engine session with the SQLite and PostgreSQL credential stores.
     WhatsappSessions {
         #[arg(long, default_value_t = 200)]
@@ -155,6 +177,31 @@ pub fn main() -> ExitCode {
                 crate::bench::send::send(crate::bench::send::SendOptions {
                     callers,
                     duration: std::time::Duration::from_secs(seconds),
+                    postgres_url,
+                    output,
+                })
+                .await
+            }
+            Command::Bench {
+                which:
+                    BenchCommand::Events {
+                        subscribers,
+                        rate,
+                        seconds,
+                        webhook_sessions,
+                        webhook_events,
+                        backlog,
+                        postgres_url,
+                        output,
+                    },
+            } => {
+                crate::bench::events::events(crate::bench::events::EventsOptions {
+                    subscribers,
+                    rate,
+                    seconds,
+                    webhook_sessions,
+                    webhook_events,
+                    backlog,
                     postgres_url,
                     output,
                 })

@@ -2,6 +2,7 @@
 //! the RSS each idle connected simulated session adds. Runs real `wagate serve`
 //! processes (this binary) on loopback and writes its section of BENCHMARKS.md.
 
+pub mod events;
 pub mod send;
 
 use std::path::{Path, PathBuf};
@@ -448,4 +449,32 @@ pub fn today() -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Creates a scratch database on the PostgreSQL server of `admin_url`;
+/// returns the server URL (without the database) and the database name.
+async fn scratch_database(admin_url: &str, label: &str) -> anyhow::Result<(String, String)> {
+    use sqlx::Connection as _;
+    let name = format!("wagate_bench_{label}_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .context("connect to --postgres-url")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await?;
+    let (base_url, _) = admin_url
+        .rsplit_once('/')
+        .context("--postgres-url needs a database path")?;
+    Ok((base_url.to_owned(), name))
+}
+
+async fn drop_database(admin_url: &str, name: &str) {
+    use sqlx::Connection as _;
+    if let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await;
+    }
 }

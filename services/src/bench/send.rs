@@ -166,23 +166,9 @@ pub async fn send(options: SendOptions) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     rows.push(("SQLite", run_backend("sqlite", None, &options).await?));
     if let Some(admin_url) = &options.postgres_url {
-        use sqlx::Connection as _;
-        let name = format!("wagate_bench_send_{}", std::process::id());
-        let mut admin = sqlx::PgConnection::connect(admin_url)
-            .await
-            .context("connect to --postgres-url")?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await?;
-        let (base_url, _) = admin_url
-            .rsplit_once('/')
-            .context("--postgres-url needs a database path")?;
+        let (base_url, name) = super::scratch_database(admin_url, "send").await?;
         let result = run_backend("postgres", Some(&format!("{base_url}/{name}")), &options).await;
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await;
+        super::drop_database(admin_url, &name).await;
         rows.push(("PostgreSQL", result?));
     }
     let mut body = format!(

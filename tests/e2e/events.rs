@@ -386,32 +386,24 @@ fn rss_kib(pid: u32) -> u64 {
 /// still read them all, in order.
 #[tokio::test]
 async fn a_stalled_subscriber_lags_on_the_log_without_growing_memory() {
-    use std::collections::HashMap;
     use wagate::event::record::{EventDraft, to_new_events};
     use wagate_proto::v1::event::Payload;
-    use wagate_tests::process::ProcessServer;
-    use wagate_tests::{ADMIN_TOKEN, TempDir, TestDb, connect, wait_serving};
+    use wagate_tests::process::{sim_server_env, spawn_serving};
+    use wagate_tests::{TempDir, TestDb};
 
     const BACKLOG: i64 = 200_000;
     for backend in backends() {
         let dir = TempDir::new("stalled");
         let db = TestDb::create(backend, dir.path()).await;
-        let env: HashMap<String, String> = HashMap::from([
-            ("WAGATE_GRPC_ADDR".into(), "127.0.0.1:0".into()),
-            ("WAGATE_DATA_DIR".into(), dir.path().display().to_string()),
-            ("WAGATE_DATABASE_URL".into(), db.url.clone()),
-            ("WAGATE_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
-            ("WAGATE_ENGINE".into(), "sim".into()),
-            ("WAGATE_METRICS_ADDR".into(), "off".into()),
-            ("WAGATE_HTTP_ADDR".into(), "off".into()),
-            ("WAGATE_EVENTS_MEMORY_EVENTS".into(), "4096".into()),
-            ("WAGATE_EVENTS_POLL_INTERVAL".into(), "50ms".into()),
-        ]);
-        let mut server =
-            ProcessServer::spawn(crate::WAGATE_BIN, &["serve"], &env, "gRPC server listening")
-                .await;
-        let channel = connect(server.addr).await;
-        wait_serving(channel.clone(), Duration::from_secs(30)).await;
+        let env = sim_server_env(
+            &db.url,
+            dir.path(),
+            &[
+                ("WAGATE_EVENTS_MEMORY_EVENTS", "4096"),
+                ("WAGATE_EVENTS_POLL_INTERVAL", "50ms"),
+            ],
+        );
+        let (mut server, channel) = spawn_serving(crate::WAGATE_BIN, &env).await;
         let pid = server.child.id().unwrap();
         let session = create_session(
             &mut wagate_proto::v1::session_service_client::SessionServiceClient::new(

@@ -383,36 +383,26 @@ async fn a_receiver_down_then_up_gets_everything_in_order_and_4xx_is_not_retried
 /// logged is delivered, in cursor order, none lost.
 #[tokio::test]
 async fn deliveries_survive_a_killed_server() {
-    use std::collections::HashMap;
     use wagate_proto::v1::message_service_client::MessageServiceClient;
     use wagate_proto::v1::session_service_client::SessionServiceClient;
     use wagate_proto::v1::simulator_service_client::SimulatorServiceClient;
-    use wagate_tests::process::ProcessServer;
-    use wagate_tests::{ADMIN_TOKEN, TempDir, TestDb, connect, wait_serving};
+    use wagate_tests::process::{sim_server_env, spawn_serving};
+    use wagate_tests::{TempDir, TestDb};
 
     for backend in backends() {
         let dir = TempDir::new("webhook-crash");
         let db = TestDb::create(backend, dir.path()).await;
-        let env: HashMap<String, String> = HashMap::from([
-            ("WAGATE_GRPC_ADDR".into(), "127.0.0.1:0".into()),
-            ("WAGATE_DATA_DIR".into(), dir.path().display().to_string()),
-            ("WAGATE_DATABASE_URL".into(), db.url.clone()),
-            ("WAGATE_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
-            ("WAGATE_ENGINE".into(), "sim".into()),
-            ("WAGATE_METRICS_ADDR".into(), "off".into()),
-            ("WAGATE_HTTP_ADDR".into(), "off".into()),
-            ("WAGATE_ALLOW_PRIVATE_URLS".into(), "true".into()),
-            ("WAGATE_QUEUE_PROTECTION_INTERVAL".into(), "0s".into()),
-            ("WAGATE_WEBHOOKS_FIRST_RETRY".into(), "100ms".into()),
-            ("WAGATE_WEBHOOKS_MAX_RETRY".into(), "300ms".into()),
-        ]);
-        let start = || async {
-            let server =
-                ProcessServer::spawn(WAGATE_BIN, &["serve"], &env, "gRPC server listening").await;
-            let channel = connect(server.addr).await;
-            wait_serving(channel.clone(), Duration::from_secs(30)).await;
-            (server, channel)
-        };
+        let env = sim_server_env(
+            &db.url,
+            dir.path(),
+            &[
+                ("WAGATE_ALLOW_PRIVATE_URLS", "true"),
+                ("WAGATE_QUEUE_PROTECTION_INTERVAL", "0s"),
+                ("WAGATE_WEBHOOKS_FIRST_RETRY", "100ms"),
+                ("WAGATE_WEBHOOKS_MAX_RETRY", "300ms"),
+            ],
+        );
+        let start = || spawn_serving(WAGATE_BIN, &env);
         // The receiver is down (503) until told otherwise.
         let receiver = Receiver::start(vec![503; 100_000]).await;
         let (mut first, channel) = start().await;

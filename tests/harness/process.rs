@@ -100,3 +100,44 @@ impl ProcessServer {
         lines
     }
 }
+
+/// Settings of a `wagate serve` process on the simulated network for crash,
+/// restart and load tests: loopback gRPC on a free port, `database_url`,
+/// files under `data_dir`, the test admin token, no metrics or HTTP
+/// listener; `extra` adds or overrides settings.
+pub fn sim_server_env(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> HashMap<String, String> {
+    let mut env: HashMap<String, String> = [
+        ("WAGATE_GRPC_ADDR", "127.0.0.1:0"),
+        ("WAGATE_DATABASE_URL", database_url),
+        ("WAGATE_ADMIN_TOKEN", crate::ADMIN_TOKEN),
+        ("WAGATE_ENGINE", "sim"),
+        ("WAGATE_METRICS_ADDR", "off"),
+        ("WAGATE_HTTP_ADDR", "off"),
+        ("WAGATE_RECONNECT_STAGGER", "10ms"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    env.insert("WAGATE_DATA_DIR".into(), data_dir.display().to_string());
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    env
+}
+
+/// Spawns `binary serve` with `env` and waits until its health is SERVING.
+pub async fn spawn_serving(
+    binary: &str,
+    env: &HashMap<String, String>,
+) -> (ProcessServer, tonic::transport::Channel) {
+    let server = ProcessServer::spawn(binary, &["serve"], env, "gRPC server listening").await;
+    let channel = crate::connect(server.addr).await;
+    crate::wait_serving(channel.clone(), Duration::from_secs(30)).await;
+    (server, channel)
+}

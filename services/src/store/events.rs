@@ -5,6 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::query::{bind_values, where_clause};
 use super::{Backend, FilterValue, Store};
 use crate::error::Result;
 use crate::filter::Conditions;
@@ -49,45 +50,6 @@ fn event_from_row(row: &AnyRow) -> Result<EventRow, sqlx::Error> {
         webhook: row.try_get::<i64, _>("webhook")? != 0,
         create_time: row.try_get("create_time")?,
     })
-}
-
-/// `?` placeholders numbered from `$first`.
-fn numbered(sql: &str, first: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = first;
-    for ch in sql.chars() {
-        if ch == '?' {
-            out.push_str(&format!("${n}"));
-            n += 1;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
-
-/// `WHERE a AND b`, or nothing without conditions.
-pub(super) fn where_clause(conditions: &[String]) -> String {
-    if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    }
-}
-
-/// A query with `?` numbered and the values bound in order.
-pub(super) fn bind_values(
-    sql: String,
-    values: &[FilterValue],
-) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-    let mut query = sqlx::query(AssertSqlSafe(numbered(&sql, 1)));
-    for value in values {
-        query = match value {
-            FilterValue::Int(v) => query.bind(*v),
-            FilterValue::Text(v) => query.bind(v.clone()),
-        };
-    }
-    query
 }
 
 /// Which events a read covers.
@@ -193,20 +155,13 @@ impl Store {
         let mut conditions = scope.conditions();
         conditions.conditions.insert(0, "cursor > ?".into());
         conditions.values.insert(0, FilterValue::Int(after));
-        let sql = numbered(
-            &format!(
+        let query = bind_values(
+            format!(
                 "SELECT {COLUMNS} FROM events WHERE {} ORDER BY cursor LIMIT ?",
                 conditions.conditions.join(" AND ")
             ),
-            1,
+            &conditions.values,
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for value in conditions.values {
-            query = match value {
-                FilterValue::Int(v) => query.bind(v),
-                FilterValue::Text(v) => query.bind(v),
-            };
-        }
         let rows = query.bind(limit).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(event_from_row).collect::<Result<_, _>>()?)
     }

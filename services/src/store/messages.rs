@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 use wagate_proto::v1 as pb;
 
+use super::query::{bind_values, where_clause};
 use super::{Backend, Store, now_ms};
 use crate::error::Result;
 use crate::message::model::{Direction, Failure, MessageRecord, Status};
@@ -111,21 +112,6 @@ pub struct MessageQuery {
     pub conditions: Vec<String>,
     pub values: Vec<FilterValue>,
     pub oldest_first: bool,
-}
-
-/// Turns `?` markers into `$N` placeholders starting at `first`.
-fn number_placeholders(sql: &str, first: usize) -> (String, usize) {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = first;
-    for ch in sql.chars() {
-        if ch == '?' {
-            out.push_str(&format!("${n}"));
-            n += 1;
-        } else {
-            out.push(ch);
-        }
-    }
-    (out, n)
 }
 
 /// Inserts a batch with one statement. Returns, per input row,
@@ -352,46 +338,35 @@ impl Store {
     ) -> Result<(Vec<MessageRecord>, i64)> {
         let mut conditions = vec!["session_id = ?".to_owned()];
         conditions.extend(query.conditions.iter().cloned());
-        let where_all = conditions.join(" AND ");
-        let (count_sql, _) = number_placeholders(
-            &format!("SELECT COUNT(*) AS n FROM messages WHERE {where_all}"),
-            1,
-        );
-        let mut count = sqlx::query(AssertSqlSafe(count_sql)).bind(session);
-        for value in &query.values {
-            count = match value {
-                FilterValue::Int(v) => count.bind(*v),
-                FilterValue::Text(v) => count.bind(v.clone()),
-            };
-        }
-        let total: i64 = count.fetch_one(&self.pool).await?.try_get("n")?;
+        let mut values = vec![FilterValue::Int(session)];
+        values.extend(query.values.iter().cloned());
+        let total: i64 = bind_values(
+            format!(
+                "SELECT COUNT(*) AS n FROM messages {}",
+                where_clause(&conditions)
+            ),
+            &values,
+        )
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
 
         let (cmp, order) = if query.oldest_first {
             (">", "ASC")
         } else {
             ("<", "DESC")
         };
-        let mut page_conditions = conditions;
-        if after.is_some() {
-            page_conditions.push(format!("id {cmp} ?"));
-        }
-        let (sql, _) = number_placeholders(
-            &format!(
-                "SELECT {COLUMNS} FROM messages WHERE {} ORDER BY id {order} LIMIT ?",
-                page_conditions.join(" AND ")
-            ),
-            1,
-        );
-        let mut page = sqlx::query(AssertSqlSafe(sql)).bind(session);
-        for value in &query.values {
-            page = match value {
-                FilterValue::Int(v) => page.bind(*v),
-                FilterValue::Text(v) => page.bind(v.clone()),
-            };
-        }
         if let Some(after) = after {
-            page = page.bind(after);
+            conditions.push(format!("id {cmp} ?"));
+            values.push(FilterValue::Int(after));
         }
+        let page = bind_values(
+            format!(
+                "SELECT {COLUMNS} FROM messages {} ORDER BY id {order} LIMIT ?",
+                where_clause(&conditions)
+            ),
+            &values,
+        );
         let rows = page.bind(limit).fetch_all(&self.pool).await?;
         let records = rows
             .iter()

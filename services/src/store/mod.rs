@@ -7,6 +7,7 @@ mod events;
 mod media;
 mod messages;
 mod migrate;
+mod query;
 mod sessions;
 mod sim;
 mod webhooks;

@@ -5,6 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::query::{bind_values, where_clause};
 use super::{FilterValue, Store, now_ms};
 use crate::error::Result;
 use crate::filter::Conditions;
@@ -274,10 +275,10 @@ impl Store {
             .conditions
             .extend(filter.conditions.iter().cloned());
         conditions.values.extend(filter.values.iter().cloned());
-        let total: i64 = super::events::bind_values(
+        let total: i64 = bind_values(
             format!(
                 "SELECT COUNT(*) AS n FROM webhook_deliveries {}",
-                super::events::where_clause(&conditions.conditions)
+                where_clause(&conditions.conditions)
             ),
             &conditions.values,
         )
@@ -288,10 +289,10 @@ impl Store {
             conditions.conditions.push("id < ?".into());
             conditions.values.push(FilterValue::Int(before));
         }
-        let rows = super::events::bind_values(
+        let rows = bind_values(
             format!(
                 "SELECT {COLUMNS} FROM webhook_deliveries {} ORDER BY id DESC LIMIT ?",
-                super::events::where_clause(&conditions.conditions)
+                where_clause(&conditions.conditions)
             ),
             &conditions.values,
         )

@@ -65,7 +65,7 @@ mod tests {
             1_614_265_330,
             br#"{"test": 2432232314}"#,
         );
-        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tLYtmBv6W3LK5m+1DzGUhZ2OR8=");
+        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 
     #[test]

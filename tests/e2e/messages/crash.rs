@@ -2,49 +2,32 @@
 //! 1,000 messages loses none and sends none twice: the simulated network's
 //! delivery record shows each exactly once, in order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use wagate_proto::v1 as pb;
 use wagate_proto::v1::message_service_client::MessageServiceClient;
 use wagate_proto::v1::session_service_client::SessionServiceClient;
 use wagate_proto::v1::simulator_service_client::SimulatorServiceClient;
-use wagate_tests::process::ProcessServer;
-use wagate_tests::{ADMIN_TOKEN, TempDir, TestDb, admin, backends, connect, wait_serving};
+use wagate_tests::process::{sim_server_env, spawn_serving};
+use wagate_tests::{TempDir, TestDb, admin, backends};
 
 use super::{PHONE_A, PHONE_C, deliveries, text};
 use crate::{WAGATE_BIN, create_session, link_by_qr};
 
 const COUNT: usize = 1_000;
 
-fn env(db: &TestDb, dir: &TempDir) -> HashMap<String, String> {
-    HashMap::from([
-        ("WAGATE_GRPC_ADDR".into(), "127.0.0.1:0".into()),
-        ("WAGATE_DATA_DIR".into(), dir.path().display().to_string()),
-        ("WAGATE_DATABASE_URL".into(), db.url.clone()),
-        ("WAGATE_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
-        ("WAGATE_ENGINE".into(), "sim".into()),
-        ("WAGATE_METRICS_ADDR".into(), "off".into()),
-        ("WAGATE_HTTP_ADDR".into(), "off".into()),
-        ("WAGATE_RECONNECT_STAGGER".into(), "10ms".into()),
-        ("WAGATE_QUEUE_PROTECTION_INTERVAL".into(), "0s".into()),
-    ])
-}
-
-async fn start(env: &HashMap<String, String>) -> (ProcessServer, tonic::transport::Channel) {
-    let server = ProcessServer::spawn(WAGATE_BIN, &["serve"], env, "gRPC server listening").await;
-    let channel = connect(server.addr).await;
-    wait_serving(channel.clone(), Duration::from_secs(30)).await;
-    (server, channel)
-}
-
 #[tokio::test]
 async fn a_killed_server_loses_and_duplicates_nothing() {
     for backend in backends() {
         let dir = TempDir::new("crash");
         let db = TestDb::create(backend, dir.path()).await;
-        let env = env(&db, &dir);
-        let (mut first, channel) = start(&env).await;
+        let env = sim_server_env(
+            &db.url,
+            dir.path(),
+            &[("WAGATE_QUEUE_PROTECTION_INTERVAL", "0s")],
+        );
+        let (mut first, channel) = spawn_serving(WAGATE_BIN, &env).await;
         let mut sessions = SessionServiceClient::new(channel.clone());
         let mut simulator = SimulatorServiceClient::new(channel.clone());
         let mut messages = MessageServiceClient::new(channel.clone());
@@ -95,7 +78,7 @@ async fn a_killed_server_loses_and_duplicates_nothing() {
         );
 
         // Restart: the session reconnects and the queue resumes.
-        let (mut second, channel) = start(&env).await;
+        let (mut second, channel) = spawn_serving(WAGATE_BIN, &env).await;
         let mut simulator = SimulatorServiceClient::new(channel.clone());
         let deadline = Instant::now() + Duration::from_secs(180);
         let mut recorded = Vec::new();

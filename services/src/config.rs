@@ -62,6 +62,9 @@ pub struct EventsConfig {
     /// How often the log is read for events other replicas appended.
     #[serde(with = "duration_serde")]
     pub poll_interval: Duration,
+    /// How often events past the retention are removed.
+    #[serde(with = "duration_serde")]
+    pub prune_interval: Duration,
 }
 
 impl Default for EventsConfig {
@@ -70,6 +73,7 @@ impl Default for EventsConfig {
             retention: Duration::from_secs(7 * 86_400),
             memory_events: 65_536,
             poll_interval: Duration::from_millis(250),
+            prune_interval: Duration::from_secs(300),
         }
     }
 }
@@ -392,6 +396,9 @@ impl Config {
             "WAGATE_EVENTS_POLL_INTERVAL" => {
                 self.events.poll_interval = parse_duration(value).map_err(err)?
             }
+            "WAGATE_EVENTS_PRUNE_INTERVAL" => {
+                self.events.prune_interval = parse_duration(value).map_err(err)?
+            }
             "WAGATE_WEBHOOKS_TIMEOUT" => {
                 self.webhooks.timeout = parse_duration(value).map_err(err)?
             }
@@ -583,6 +590,24 @@ impl Config {
                 "sim.qr_rotation (WAGATE_SIM_QR_ROTATION)",
                 "must be at least 100ms",
             );
+        }
+        for (name, value) in [
+            (
+                "events.poll_interval (WAGATE_EVENTS_POLL_INTERVAL)",
+                self.events.poll_interval,
+            ),
+            (
+                "events.prune_interval (WAGATE_EVENTS_PRUNE_INTERVAL)",
+                self.events.prune_interval,
+            ),
+            (
+                "events.retention (WAGATE_EVENTS_RETENTION)",
+                self.events.retention,
+            ),
+        ] {
+            if value.is_zero() {
+                return invalid(name, "must be greater than zero");
+            }
         }
         if self.request_timeout.is_zero() || self.shutdown_grace.is_zero() {
             return invalid(

@@ -176,6 +176,66 @@ async fn subscriptions_replay_from_any_cursor_without_gaps_then_go_live() {
 }
 
 #[tokio::test]
+async fn retention_prunes_old_events_and_resuming_before_them_is_refused() {
+    for backend in backends() {
+        let pair = Pair::start(backend, |config| {
+            config.queue.protection_interval = Duration::ZERO;
+            config.events.retention = Duration::from_secs(3);
+            config.events.prune_interval = Duration::from_millis(200);
+        })
+        .await;
+        let mut client = events_client(pair.server.channel());
+        exchange_messages(&pair, 1).await;
+        let first = all_events(&mut client).await;
+        let oldest = first.first().expect("events were logged").cursor;
+        let newest_old = first.last().unwrap().cursor;
+
+        // Past the retention, the old events leave the log.
+        eventually("old events pruned", Duration::from_secs(15), || {
+            let mut client = client.clone();
+            async move {
+                let now = all_events(&mut client).await;
+                now.iter().all(|e| e.cursor > newest_old).then_some(())
+            }
+        })
+        .await;
+        exchange_messages(&pair, 1).await;
+        let retained = all_events(&mut client).await;
+        let first_retained = retained.first().expect("new events").cursor;
+        assert!(first_retained > newest_old);
+
+        // Resuming inside the pruned range would skip events: refused.
+        let expired = client
+            .subscribe_events(admin(subscribe_request(Some(oldest))))
+            .await
+            .unwrap_err();
+        assert_eq!(expired.code(), tonic::Code::OutOfRange, "{backend:?}");
+        assert_eq!(error_reason(&expired), "CURSOR_EXPIRED");
+        assert!(
+            expired.message().contains("pruned"),
+            "{}",
+            expired.message()
+        );
+
+        // Resuming right before the oldest retained event replays all of them.
+        let mut stream = client
+            .subscribe_events(admin(subscribe_request(Some(first_retained - 1))))
+            .await
+            .expect("resume at the retention edge")
+            .into_inner();
+        let head = retained.last().unwrap().cursor;
+        let got: Vec<i64> = read_until(&mut stream, head)
+            .await
+            .iter()
+            .map(|e| e.cursor)
+            .collect();
+        let expected: Vec<i64> = retained.iter().map(|e| e.cursor).collect();
+        assert_eq!(got, expected, "{backend:?}");
+        pair.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn event_json_follows_the_webhook_shapes() {
     let pair = Pair::start(backends()[0], |config| {
         config.queue.protection_interval = Duration::ZERO;

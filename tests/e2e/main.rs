@@ -14,6 +14,7 @@ mod linking;
 mod messages;
 mod polyglot;
 mod process;
+mod store;
 mod validation;
 mod wa_proxy;
 mod wa_store;

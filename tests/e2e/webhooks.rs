@@ -501,3 +501,86 @@ async fn deliveries_survive_a_killed_server() {
         db.drop_database().await;
     }
 }
+
+/// A session whose endpoint never answers: its attempts time out and retry,
+/// while another session's webhook keeps delivering. Were dispatch shared,
+/// the hanging endpoint would hold the other session's events forever.
+#[tokio::test]
+async fn a_hanging_endpoint_times_out_without_delaying_other_sessions() {
+    let pair = Pair::start(backends()[0], |config| {
+        config.allow_private_urls = true;
+        config.queue.protection_interval = Duration::ZERO;
+        config.webhooks.first_retry = Duration::from_millis(100);
+        config.webhooks.max_retry = Duration::from_millis(300);
+        config.webhooks.timeout = Duration::from_millis(500);
+    })
+    .await;
+    let hanging = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(std::future::pending::<StatusCode>),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hanging_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hanging).await });
+    let receiver = Receiver::start(Vec::new()).await;
+    enable_webhook(&pair, &pair.a, &hanging_url, &[]).await;
+    enable_webhook(&pair, &pair.b, &receiver.url, &["messages.received"]).await;
+    let_dispatcher_start().await;
+
+    let mut messages = pair.messages();
+    for i in 0..3 {
+        send(
+            &mut messages,
+            &pair.a,
+            text(PHONE_B, &format!("while A hangs {i}")),
+        )
+        .await
+        .unwrap();
+    }
+    let got = receiver
+        .wait_for("B's three messages", |r| r.len() >= 3)
+        .await;
+    let bodies: Vec<String> = got
+        .iter()
+        .map(|r| {
+            r.json()["data"]["messages"]["messageBody"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        bodies,
+        ["while A hangs 0", "while A hangs 1", "while A hangs 2"]
+    );
+
+    // A's first delivery is still open, its attempts ended by the timeout.
+    let events = EventServiceClient::new(pair.server.channel());
+    let stuck = eventually("A's attempts to time out", Duration::from_secs(10), || {
+        let mut events = events.clone();
+        let parent = pair.a.clone();
+        async move {
+            let list = events
+                .list_webhook_deliveries(admin(pb::ListWebhookDeliveriesRequest {
+                    parent,
+                    ..Default::default()
+                }))
+                .await
+                .unwrap()
+                .into_inner();
+            list.webhook_deliveries
+                .into_iter()
+                .find(|d| d.attempt_count >= 2)
+        }
+    })
+    .await;
+    assert_ne!(stuck.state, pb::WebhookDeliveryState::Succeeded as i32);
+    assert!(
+        stuck
+            .attempts
+            .iter()
+            .all(|a| a.error.contains("no answer within 500 ms")),
+        "{stuck:?}"
+    );
+    pair.stop().await;
+}

@@ -160,6 +160,19 @@ impl EventLog {
             .store
             .events_after(after, scope, limit as i64)
             .await?;
+        // Pruning may have passed this reader since it resumed: then the page
+        // would silently skip events, so the reader learns it instead.
+        if after > 0 {
+            let pruned = self.inner.store.events_pruned_through().await?;
+            if pruned > after {
+                return Err(Error::out_of_range(
+                    Reason::CursorExpired,
+                    format!(
+                        "events after cursor {after} up to {pruned} were pruned (retention) while this reader was behind"
+                    ),
+                ));
+            }
+        }
         let full = rows.len() == limit;
         let last = rows.last().map(|r| r.cursor);
         let scanned_through = match (full, last) {

@@ -23,6 +23,9 @@ use crate::store::{MessageQuery, NewOutbound, Queued, Store};
 
 /// Most sends committed in one transaction.
 const ACCEPT_BATCH: usize = 256;
+/// Batches in flight at once: while one commits, the next is gathered and
+/// sent, so a commit's round trips do not leave the database idle.
+const ACCEPTORS: usize = 2;
 /// Longest chat presence SendPresence keeps up before sending PAUSED.
 pub const MAX_PRESENCE: Duration = Duration::from_secs(60);
 
@@ -67,7 +70,10 @@ impl Messages {
         config: QueueConfig,
     ) -> Self {
         let (accept, jobs) = mpsc::channel(4 * ACCEPT_BATCH);
-        tokio::spawn(run_acceptor(store.clone(), jobs));
+        let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
+        for _ in 0..ACCEPTORS {
+            tokio::spawn(run_acceptor(store.clone(), jobs.clone()));
+        }
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -606,38 +612,49 @@ pub fn parse_message_name(name: &str, field: &str) -> Result<(SessionId, i64)> {
 
 /// Commits queued sends in batches: every send waiting at the moment of a
 /// commit shares it, so concurrency costs one commit, not one each.
-async fn run_acceptor(store: Store, mut jobs: mpsc::Receiver<AcceptJob>) {
-    let mut batch: Vec<AcceptJob> = Vec::with_capacity(ACCEPT_BATCH);
-    while let Some(job) = jobs.recv().await {
-        batch.push(job);
-        while batch.len() < ACCEPT_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+async fn run_acceptor(store: Store, jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<AcceptJob>>>) {
+    let mut rows: Vec<NewOutbound> = Vec::with_capacity(ACCEPT_BATCH);
+    let mut replies = Vec::with_capacity(ACCEPT_BATCH);
+    loop {
+        {
+            let mut jobs = jobs.lock().await;
+            let Some(mut job) = jobs.recv().await else {
+                return;
+            };
+            loop {
+                rows.push(job.message);
+                replies.push(job.reply);
+                if rows.len() == ACCEPT_BATCH {
+                    break;
+                }
+                match jobs.try_recv() {
+                    Ok(next) => job = next,
+                    Err(_) => break,
+                }
             }
         }
-        let rows: Vec<NewOutbound> = batch.iter().map(|j| j.message.clone()).collect();
         match store.queue_messages(&rows).await {
             Ok(results) => {
-                for (job, result) in batch.drain(..).zip(results) {
-                    let _ = job.reply.send(Ok(result));
+                for (reply, result) in replies.drain(..).zip(results) {
+                    let _ = reply.send(Ok(result));
                 }
             }
             // One bad row (e.g. its session deleted meanwhile) must not fail the others.
-            Err(_) if batch.len() > 1 => {
-                for job in batch.drain(..) {
+            Err(_) if rows.len() > 1 => {
+                for (row, reply) in rows.iter().zip(replies.drain(..)) {
                     let result = store
-                        .queue_messages(std::slice::from_ref(&job.message))
+                        .queue_messages(std::slice::from_ref(row))
                         .await
                         .and_then(|mut r| r.pop().ok_or_else(|| Error::internal("no result")));
-                    let _ = job.reply.send(result);
+                    let _ = reply.send(result);
                 }
             }
             Err(err) => {
-                for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(err.clone()));
+                for reply in replies.drain(..) {
+                    let _ = reply.send(Err(err.clone()));
                 }
             }
         }
+        rows.clear();
     }
 }

@@ -294,7 +294,7 @@ async fn bring_up(
     )
     .await
     .context("starting the event log")?;
-    spawn_event_pruning(store.clone(), config.events.retention);
+    spawn_event_pruning(store.clone(), &config.events);
     let webhooks = crate::webhook::Webhooks::new(
         store.clone(),
         log.clone(),
@@ -350,10 +350,11 @@ async fn bring_up(
     Ok((store, manager))
 }
 
-/// Drops events older than the retention every few minutes.
-fn spawn_event_pruning(store: Store, retention: Duration) {
+/// Drops events older than the retention every `prune_interval`.
+fn spawn_event_pruning(store: Store, config: &crate::config::EventsConfig) {
+    let (retention, every) = (config.retention, config.prune_interval);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             let before = crate::store::now_ms() - retention.as_millis() as i64;

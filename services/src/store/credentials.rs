@@ -34,7 +34,7 @@ impl Store {
         .bind(engine)
         .bind(data)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -43,7 +43,7 @@ impl Store {
         sqlx::query("DELETE FROM engine_credentials WHERE session_id = $1 AND engine = $2")
             .bind(session)
             .bind(engine)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -87,7 +87,7 @@ impl EventScope {
 impl Store {
     /// Appends events in one transaction; returns their cursors, in order.
     pub async fn append_events(&self, batch: &[NewEvent]) -> Result<Vec<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(PG_APPEND_LOCK)
@@ -116,7 +116,7 @@ impl Store {
     /// Appends `count` copies of one event in a single statement, as another
     /// replica's appends would arrive (benchmarks and load tests).
     pub async fn append_copies(&self, event: &NewEvent, count: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let sql = match self.backend {
             Backend::Postgres => {
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -250,7 +250,7 @@ impl Store {
     /// Deletes events created before `before` (Unix ms) and records the
     /// newest cursor removed. Returns how many were removed.
     pub async fn prune_events(&self, before: i64) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let newest: Option<i64> =
             sqlx::query("SELECT MAX(cursor) AS newest FROM events WHERE create_time < $1")
                 .bind(before)

@@ -58,7 +58,7 @@ impl Store {
         .bind(media.content)
         .bind(media.create_time)
         .bind(media.expire_time)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(MediaRecord {
             id,
@@ -131,7 +131,7 @@ impl Store {
     pub async fn delete_expired_media(&self, now: i64) -> Result<u64> {
         let done = sqlx::query("DELETE FROM media WHERE expire_time <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
     }

@@ -2,6 +2,8 @@
 //! status changes from the worker and from receipts, inbound messages, history
 //! queries.
 
+use std::collections::{HashMap, VecDeque};
+
 use prost::Message as _;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -20,6 +22,9 @@ const COLUMNS: &str = "id, session_id, direction, chat, sender, sender_pn, sende
 
 const QUEUED: i64 = Status::Queued as i64;
 const IN_PROGRESS: i64 = Status::InProgress as i64;
+/// Repeats the predicate of the partial index `messages_whatsapp`: a lookup by
+/// WhatsApp id uses that index only when its WHERE states it literally.
+const HAS_WHATSAPP_ID: &str = "whatsapp_id <> ''";
 const SENT: i64 = Status::Sent as i64;
 const PLAYED: i64 = Status::Played as i64;
 const FAILED: i64 = Status::Failed as i64;
@@ -172,7 +177,7 @@ async fn insert_outbound_rows(
          {request_hash}, $3, $3 \
          FROM (VALUES {values}) AS {alias} \
          JOIN sessions s ON s.id = {session_id} AND s.user_jid <> '' WHERE true ORDER BY {ord} \
-         ON CONFLICT (session_id, request_id) DO NOTHING RETURNING {COLUMNS}, request_id",
+         ON CONFLICT (session_id, request_id) DO NOTHING RETURNING id, session_id, sender, request_id",
         chat = column("chat"),
         chat_type = column("chat_type"),
         kind = column("kind"),
@@ -200,41 +205,73 @@ async fn insert_outbound_rows(
     }
     let mut rows = query.fetch_all(&mut **tx).await?;
     rows.sort_by_key(|row| row.try_get::<i64, _>("id").unwrap_or_default());
-    // Match rows back: by request id when there is one, else in id order per session.
-    let mut by_request = std::collections::HashMap::new();
-    let mut anonymous: std::collections::HashMap<
-        SessionId,
-        std::collections::VecDeque<MessageRecord>,
-    > = std::collections::HashMap::new();
+    // Match rows back: by request id when there is one, else in id order per
+    // session. Only the id and sender come back (decoding whole rows costs
+    // more than the insert); the rest is the input, as the row holds it.
+    let mut by_request = HashMap::new();
+    let mut anonymous: HashMap<SessionId, VecDeque<(i64, String)>> = HashMap::new();
     for row in &rows {
-        let request_id: Option<String> = row.try_get("request_id")?;
-        let record = record_from_row(row)?;
-        match request_id {
+        let inserted = (row.try_get::<i64, _>("id")?, row.try_get("sender")?);
+        let session: SessionId = row.try_get("session_id")?;
+        match row.try_get::<Option<String>, _>("request_id")? {
             Some(request_id) => {
-                by_request.insert((record.session_id, request_id), record);
+                by_request.insert((session, request_id), inserted);
             }
-            None => anonymous
-                .entry(record.session_id)
-                .or_default()
-                .push_back(record),
+            None => anonymous.entry(session).or_default().push_back(inserted),
         }
     }
     Ok(batch
         .iter()
-        .map(|message| match &message.request_id {
-            Some(request_id) => by_request.remove(&(message.session_id, request_id.clone())),
-            None => anonymous
-                .get_mut(&message.session_id)
-                .and_then(|rows| rows.pop_front()),
+        .map(|message| {
+            let inserted = match &message.request_id {
+                Some(request_id) => by_request.remove(&(message.session_id, request_id.clone())),
+                None => anonymous
+                    .get_mut(&message.session_id)
+                    .and_then(|rows| rows.pop_front()),
+            };
+            inserted.map(|(id, sender)| message.queued_record(id, sender, now))
         })
         .collect())
+}
+
+impl NewOutbound {
+    /// The row just inserted for this message, as stored.
+    fn queued_record(&self, id: i64, sender: String, now: i64) -> MessageRecord {
+        MessageRecord {
+            id,
+            session_id: self.session_id,
+            direction: Direction::Outbound,
+            chat: self.chat.clone(),
+            sender,
+            sender_pn: String::new(),
+            sender_lid: String::new(),
+            push_name: String::new(),
+            whatsapp_id: String::new(),
+            kind: self.kind.clone(),
+            body: self.body.clone(),
+            payload: Some(self.payload.clone()),
+            media_ref: String::new(),
+            status: Status::Queued,
+            error: None,
+            attempt_count: 0,
+            next_attempt_at: 0,
+            create_time: now,
+            send_time: None,
+            deliver_time: None,
+            read_time: None,
+            play_time: None,
+            edit_time: None,
+            delete_time: None,
+            update_time: now,
+        }
+    }
 }
 
 impl Store {
     /// Queues messages in one transaction (the accept path batches concurrent
     /// requests so one commit serves many). Request ids make it idempotent.
     pub async fn queue_messages(&self, batch: &[NewOutbound]) -> Result<Vec<Queued>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now_ms();
         // A statement is a round trip (to PostgreSQL, or to sqlx's SQLite
         // thread): one multi-row insert serves the batch.
@@ -319,7 +356,7 @@ impl Store {
     ) -> Result<Option<MessageRecord>> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND whatsapp_id = $2 \
-             ORDER BY direction DESC LIMIT 1"
+             AND {HAS_WHATSAPP_ID} ORDER BY direction DESC LIMIT 1"
         )))
         .bind(session)
         .bind(whatsapp_id)
@@ -378,11 +415,12 @@ impl Store {
     /// The oldest unsettled outbound message of the session: the queue's head.
     pub async fn queue_head(&self, session: SessionId) -> Result<Option<MessageRecord>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND status IN ($2, $3) ORDER BY id LIMIT 1"
+            // Statuses as literals: only then can the planner use the partial
+            // index `messages_queue` instead of scanning the session's history.
+            "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND status IN ({QUEUED}, {IN_PROGRESS}) \
+             ORDER BY id LIMIT 1"
         )))
         .bind(session)
-        .bind(QUEUED)
-        .bind(IN_PROGRESS)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(record_from_row).transpose()?)
@@ -400,7 +438,7 @@ impl Store {
         .bind(now_ms())
         .bind(id)
         .bind(QUEUED)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -421,7 +459,7 @@ impl Store {
         .bind(id)
         .bind(QUEUED)
         .bind(PLAYED)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -440,7 +478,7 @@ impl Store {
         .bind(now_ms())
         .bind(id)
         .bind(IN_PROGRESS)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -461,7 +499,7 @@ impl Store {
         .bind(id)
         .bind(QUEUED)
         .bind(IN_PROGRESS)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -476,7 +514,7 @@ impl Store {
         .bind(session)
         .bind(id)
         .bind(QUEUED)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -493,7 +531,7 @@ impl Store {
         .bind(session)
         .bind(id)
         .bind(FAILED)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -517,7 +555,8 @@ impl Store {
             let done = sqlx::query(AssertSqlSafe(format!(
                 "UPDATE messages SET status = CASE WHEN status < $1 THEN $1 ELSE status END, \
                  {column} = COALESCE({column}, $2), send_time = COALESCE(send_time, $2), update_time = $3 \
-                 WHERE session_id = $4 AND whatsapp_id = $5 AND direction = $6 AND status BETWEEN $7 AND $8"
+                 WHERE session_id = $4 AND whatsapp_id = $5 AND {HAS_WHATSAPP_ID} AND direction = $6 \
+                 AND status BETWEEN $7 AND $8"
             )))
             .bind(status as i64)
             .bind(time)
@@ -528,7 +567,7 @@ impl Store {
             // A QUEUED message with this id was attempted: a receipt proves it went out.
             .bind(QUEUED)
             .bind(PLAYED)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
             changed += done.rows_affected();
         }
@@ -559,7 +598,7 @@ impl Store {
         .bind(record.status as i64)
         .bind(record.create_time)
         .bind(record.send_time)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
@@ -573,17 +612,18 @@ impl Store {
         let mut changed = 0;
         let now = now_ms();
         for id in whatsapp_ids {
-            let done = sqlx::query(
+            let done = sqlx::query(AssertSqlSafe(format!(
                 "UPDATE messages SET status = $1, read_time = COALESCE(read_time, $2), update_time = $2 \
-                 WHERE session_id = $3 AND whatsapp_id = $4 AND direction = $5 AND status = $6",
-            )
+                 WHERE session_id = $3 AND whatsapp_id = $4 AND {HAS_WHATSAPP_ID} AND direction = $5 \
+                 AND status = $6"
+            )))
             .bind(READ)
             .bind(now)
             .bind(session)
             .bind(id)
             .bind(INBOUND)
             .bind(RECEIVED)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
             changed += done.rows_affected();
         }
@@ -607,7 +647,7 @@ impl Store {
         .bind(time)
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -621,7 +661,7 @@ impl Store {
         .bind(time)
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -641,11 +681,12 @@ impl Store {
 
     /// Ids of sessions with unsettled outbound messages.
     pub async fn sessions_with_queue(&self) -> Result<Vec<SessionId>> {
-        let rows = sqlx::query("SELECT DISTINCT session_id FROM messages WHERE status IN ($1, $2)")
-            .bind(QUEUED)
-            .bind(IN_PROGRESS)
-            .fetch_all(&self.pool)
-            .await?;
+        // Literal statuses, for the partial index `messages_queue`.
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT DISTINCT session_id FROM messages WHERE status IN ({QUEUED}, {IN_PROGRESS})"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .iter()
             .map(|r| r.try_get("session_id"))

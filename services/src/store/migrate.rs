@@ -38,6 +38,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0004_events.sql"),
         postgres: include_str!("../../../migrations/postgres/0004_events.sql"),
     },
+    Migration {
+        version: 5,
+        description: "lookup indexes",
+        sqlite: include_str!("../../../migrations/sqlite/0005_lookup_indexes.sql"),
+        postgres: include_str!("../../../migrations/postgres/0005_lookup_indexes.sql"),
+    },
 ];
 
 /// Arbitrary constant naming our advisory lock, so replicas starting together
@@ -47,7 +53,7 @@ const PG_MIGRATION_LOCK: i64 = 0x7761_6761_7465;
 impl Store {
     /// Brings the schema up to date. Safe to run from several replicas at once.
     pub async fn migrate(&self) -> Result<Vec<i64>, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         if self.backend == Backend::Postgres {
             conn.execute(AssertSqlSafe(format!(
                 "SELECT 1 FROM pg_advisory_lock({PG_MIGRATION_LOCK})"

@@ -34,7 +34,12 @@ pub enum Backend {
 
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads. On SQLite these connections are read-only, so a write sent here
+    /// by mistake fails loudly instead of contending with the writer.
     pool: AnyPool,
+    /// Writes (and reads that must see a write's own transaction). On
+    /// PostgreSQL the same pool as `pool`; on SQLite a single connection.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -62,27 +67,28 @@ impl Store {
         .await
         .map_err(|_| sqlx::Error::PoolTimedOut)??;
         probe.close().await?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; FULL keeps every
-                        // committed transaction across a power loss; the busy
-                        // timeout makes concurrent writers wait instead of failing.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
-        Ok(Self { pool, backend })
+        let (pool, writer) = match backend {
+            Backend::Postgres => {
+                let pool = open_pool(&options, backend, max_connections, Access::ReadWrite).await?;
+                (pool.clone(), pool)
+            }
+            // SQLite takes one writer at a time; concurrent writers on separate
+            // connections wait in its busy handler, which sleeps in growing steps
+            // and caps throughput far below the disk. One writer connection turns
+            // that into an in-process queue, while readers keep their own
+            // connections (WAL lets them run beside the writer).
+            Backend::Sqlite => {
+                let writer = open_pool(&options, backend, 1, Access::ReadWrite).await?;
+                let readers =
+                    open_pool(&options, backend, max_connections.max(1), Access::ReadOnly).await?;
+                (readers, writer)
+            }
+        };
+        Ok(Self {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -103,7 +109,46 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+async fn open_pool(
+    options: &AnyConnectOptions,
+    backend: Backend,
+    max_connections: u32,
+    access: Access,
+) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the writer; FULL keeps every
+                    // committed transaction across a power loss; the busy
+                    // timeout makes writers of other processes wait instead
+                    // of failing.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    if access == Access::ReadOnly {
+                        conn.execute("PRAGMA query_only = ON;").await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await
 }
 
 /// Turns `sqlite://path` into a URL that creates the file, and creates its directory.

@@ -95,7 +95,7 @@ impl Store {
         webhook_secret: &str,
     ) -> Result<Session> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO sessions (display_name, phone_number, status, status_time, account_protection, \
              log_messages, webhook_url, webhook_enabled, webhook_events, read_incoming_messages, auto_reject_calls, \
@@ -189,7 +189,7 @@ impl Store {
         let stale: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM sessions WHERE auto_connect = 0 AND status IN ('connecting', 'connected', 'need_scan')",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await?;
         for id in &stale {
             self.record_status(
@@ -211,7 +211,7 @@ impl Store {
         settings: &Settings,
     ) -> Result<Option<Session>> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let changed = sqlx::query(
             "UPDATE sessions SET display_name = $1, phone_number = $2, account_protection = $3, log_messages = $4, \
              webhook_url = $5, webhook_enabled = $6, webhook_events = $7, read_incoming_messages = $8, \
@@ -270,7 +270,7 @@ impl Store {
     pub async fn delete_session(&self, id: SessionId) -> Result<bool> {
         let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -279,7 +279,7 @@ impl Store {
     /// scan-waiting status clears the QR code.
     pub async fn record_status(&self, id: SessionId, change: StatusChange<'_>) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let clear_qr = change.status != Status::NeedScan;
         sqlx::query(
             "UPDATE sessions SET status = $1, status_reason = $2, status_time = $3, update_time = $3, \
@@ -306,7 +306,7 @@ impl Store {
         status: Status,
         message: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         insert_log(&mut tx, id, kind, status, message, now_ms()).await?;
         tx.commit().await?;
         Ok(())
@@ -315,7 +315,7 @@ impl Store {
     /// Stores the QR code now shown and moves the session to need_scan.
     pub async fn set_qr(&self, id: SessionId, qr: &QrCode) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE sessions SET status = $1, status_reason = $2, status_time = $3, update_time = $3, \
              qr_code = $4, qr_expire_time = $5 WHERE id = $6",
@@ -354,7 +354,7 @@ impl Store {
         .bind(&user.phone_number)
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -363,7 +363,7 @@ impl Store {
         sqlx::query("UPDATE sessions SET auto_connect = $1 WHERE id = $2")
             .bind(flag(auto_connect))
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -418,7 +418,7 @@ impl Store {
 
     pub async fn set_api_key_hash(&self, id: SessionId, hash: &str) -> Result<bool> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let changed =
             sqlx::query("UPDATE sessions SET api_key_hash = $1, update_time = $2 WHERE id = $3")
                 .bind(hash)
@@ -454,7 +454,7 @@ impl Store {
         sqlx::query("INSERT INTO admin_tokens (token_hash, create_time) VALUES ($1, $2)")
             .bind(hash)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

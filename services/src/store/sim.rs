@@ -52,7 +52,7 @@ impl Store {
         .bind(&account.push_name)
         .bind(account.seq)
         .bind(account.create_time)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -81,7 +81,7 @@ impl Store {
             .bind(&device.phone_number)
             .bind(&device.secret_hash)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -89,7 +89,7 @@ impl Store {
     pub async fn delete_sim_device(&self, device_jid: &str) -> Result<()> {
         sqlx::query("DELETE FROM sim_devices WHERE device_jid = $1")
             .bind(device_jid)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -106,7 +106,7 @@ impl Store {
         .bind(&delivery.to_jid)
         .bind(&delivery.summary)
         .bind(delivery.deliver_time)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(row.map(|r| r.try_get("sequence")).transpose()?)
     }
@@ -171,7 +171,7 @@ impl Store {
         .bind(phone_number)
         .bind(event)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -181,7 +181,7 @@ impl Store {
         let rows =
             sqlx::query("SELECT id, event FROM sim_mailbox WHERE phone_number = $1 ORDER BY id")
                 .bind(phone_number)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.writer)
                 .await?;
         let Some(last) = rows.last() else {
             return Ok(Vec::new());
@@ -190,7 +190,7 @@ impl Store {
         sqlx::query("DELETE FROM sim_mailbox WHERE phone_number = $1 AND id <= $2")
             .bind(phone_number)
             .bind(last)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(rows
             .iter()
@@ -209,7 +209,7 @@ impl Store {
             .bind(mime_type)
             .bind(content)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

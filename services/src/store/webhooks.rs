@@ -80,7 +80,7 @@ impl Store {
         )
         .bind(session)
         .bind(cursor)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -94,7 +94,7 @@ impl Store {
         uri: &str,
         limit: i64,
     ) -> Result<usize> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let cursor: i64 = sqlx::query("SELECT cursor FROM webhook_cursors WHERE session_id = $1")
             .bind(session)
             .fetch_optional(&mut *tx)
@@ -142,12 +142,11 @@ impl Store {
     /// The oldest open (PENDING or RETRYING) delivery of a session.
     pub async fn next_open_delivery(&self, session: SessionId) -> Result<Option<DeliveryRow>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM webhook_deliveries WHERE session_id = $1 AND state IN ($2, $3) \
-             ORDER BY id LIMIT 1"
+            // Literal states, for the partial index `webhook_deliveries_open`.
+            "SELECT {COLUMNS} FROM webhook_deliveries WHERE session_id = $1 \
+             AND state IN ({PENDING}, {RETRYING}) ORDER BY id LIMIT 1"
         )))
         .bind(session)
-        .bind(PENDING)
-        .bind(RETRYING)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(delivery_from_row).transpose()?)
@@ -161,7 +160,7 @@ impl Store {
         attempt: &AttemptRow,
         outcome: AttemptOutcome,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO webhook_attempts (delivery_id, attempt, start_time, duration_ms, \
              http_status_code, error, response_body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -200,16 +199,14 @@ impl Store {
     /// Ends every open delivery of a session (its webhook was disabled or
     /// removed).
     pub async fn fail_open_deliveries(&self, session: SessionId) -> Result<u64> {
-        Ok(sqlx::query(
+        Ok(sqlx::query(AssertSqlSafe(format!(
             "UPDATE webhook_deliveries SET state = $1, complete_time = $2 \
-             WHERE session_id = $3 AND state IN ($4, $5)",
-        )
+             WHERE session_id = $3 AND state IN ({PENDING}, {RETRYING})"
+        )))
         .bind(FAILED)
         .bind(now_ms())
         .bind(session)
-        .bind(PENDING)
-        .bind(RETRYING)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected())
     }
@@ -234,7 +231,7 @@ impl Store {
         .bind(uri)
         .bind(PENDING)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(delivery_from_row(&row)?)
     }

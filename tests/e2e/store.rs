@@ -1,0 +1,123 @@
+//! The store directly, on both backends: what the accept path answers is what
+//! it stored, and SQLite's read connections refuse writes (every write goes
+//! through the single writer connection).
+
+use wagate::session::model::{LinkedUser, Settings};
+use wagate::store::{Backend as StoreBackend, NewOutbound, Queued, Store};
+use wagate_proto::v1 as pb;
+use wagate_tests::{TempDir, TestDb, backends};
+
+fn outbound(session: i64, text: &str, request_id: Option<&str>) -> NewOutbound {
+    NewOutbound {
+        session_id: session,
+        chat: "15550001111@s.whatsapp.net".into(),
+        chat_type: 1,
+        kind: "text".into(),
+        body: text.into(),
+        payload: pb::Message {
+            chat: "15550001111@s.whatsapp.net".into(),
+            content: Some(pb::message::Content::Text(text.into())),
+            ..Default::default()
+        },
+        request_id: request_id.map(str::to_owned),
+        request_hash: request_id.map(|id| format!("hash-{id}")),
+    }
+}
+
+async fn linked_session(store: &Store, i: usize) -> i64 {
+    let settings = Settings {
+        display_name: format!("store {i}"),
+        phone_number: format!("+1415555020{i}"),
+        ..Default::default()
+    };
+    let session = store
+        .insert_session(&settings, &format!("store-hash-{i}"), "secret")
+        .await
+        .expect("insert session");
+    let user = LinkedUser {
+        jid: format!("1415555020{i}:1@s.whatsapp.net"),
+        ..Default::default()
+    };
+    store.set_user(session.id, Some(&user)).await.unwrap();
+    session.id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queued_batch_answers_exactly_the_stored_rows() {
+    for backend in backends() {
+        let dir = TempDir::new("store-batch");
+        let db = TestDb::create(backend, dir.path()).await;
+        let store = Store::connect(&db.url, 2).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let (a, b) = (
+            linked_session(&store, 1).await,
+            linked_session(&store, 2).await,
+        );
+        // Two sessions interleaved, with and without request ids, one id
+        // reused across sessions (ids are per session).
+        let batch = vec![
+            outbound(a, "a1", None),
+            outbound(b, "b1", Some("same")),
+            outbound(a, "a2", Some("same")),
+            outbound(b, "b2", None),
+            outbound(a, "a3", None),
+        ];
+        let queued = store.queue_messages(&batch).await.expect("queue");
+        assert_eq!(queued.len(), batch.len());
+        let mut ids = Vec::new();
+        for (input, result) in batch.iter().zip(&queued) {
+            let Queued::New(record) = result else {
+                panic!("{backend:?}: {result:?} for {input:?}");
+            };
+            assert_eq!(record.session_id, input.session_id);
+            assert_eq!(record.body, input.body, "{backend:?}: matched to its input");
+            let stored = store
+                .get_message(record.session_id, record.id)
+                .await
+                .unwrap()
+                .expect("stored");
+            assert_eq!(&stored, record, "{backend:?}: answer equals the row");
+            ids.push((record.session_id, record.id));
+        }
+        // Within a session, ids follow batch order.
+        for session in [a, b] {
+            let of: Vec<i64> = ids
+                .iter()
+                .filter(|(s, _)| *s == session)
+                .map(|(_, id)| *id)
+                .collect();
+            assert!(of.windows(2).all(|w| w[0] < w[1]), "{backend:?}: {of:?}");
+        }
+        // The same request id again in a batch: the earlier message, not a new one.
+        let again = store
+            .queue_messages(&[outbound(a, "a2", Some("same")), outbound(a, "a4", None)])
+            .await
+            .unwrap();
+        match &again[0] {
+            Queued::Repeated {
+                existing,
+                same_request,
+            } => {
+                assert_eq!(existing.body, "a2");
+                assert!(same_request);
+            }
+            other => panic!("{backend:?}: {other:?}"),
+        }
+        assert!(matches!(&again[1], Queued::New(r) if r.body == "a4"));
+
+        if store.backend() == StoreBackend::Sqlite {
+            let refused = sqlx::query("DELETE FROM messages")
+                .execute(store.pool())
+                .await
+                .expect_err("the read pool must refuse writes");
+            assert!(
+                refused.to_string().contains("readonly")
+                    || refused.to_string().contains("read-only")
+                    || refused.to_string().contains("query_only"),
+                "{refused}"
+            );
+        }
+        store.close().await;
+        db.drop_database().await;
+    }
+}

@@ -5,6 +5,7 @@ mod auth;
 mod engine_events;
 mod events;
 mod gateway;
+mod gateway_events;
 mod gateway_in_process;
 mod gateway_json;
 mod gateway_openapi;

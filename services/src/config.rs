@@ -71,7 +71,7 @@ impl Default for EventsConfig {
     fn default() -> Self {
         Self {
             retention: Duration::from_secs(7 * 86_400),
-            memory_events: 65_536,
+            memory_events: 16_384,
             poll_interval: Duration::from_millis(250),
             prune_interval: Duration::from_secs(300),
         }

@@ -29,7 +29,7 @@ pub struct LogOptions {
 impl Default for LogOptions {
     fn default() -> Self {
         Self {
-            ring_capacity: 65_536,
+            ring_capacity: 16_384,
             poll_interval: Duration::from_millis(250),
         }
     }

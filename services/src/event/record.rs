@@ -76,7 +76,12 @@ pub fn to_new_events(
 }
 
 /// A logged event as the API shows it, with its webhook JSON.
+/// The API form of a logged event (rendered once per row, then cloned).
 pub fn event_pb(row: &EventRow) -> pb::Event {
+    row.rendered.0.get_or_init(|| render_event(row)).clone()
+}
+
+fn render_event(row: &EventRow) -> pb::Event {
     let mut event = pb::Event::decode(row.payload.as_slice()).unwrap_or_default();
     event.name = format!("sessions/{}/events/{}", row.session_id, row.cursor);
     event.cursor = row.cursor;

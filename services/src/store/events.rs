@@ -37,6 +37,19 @@ pub struct EventRow {
     pub payload: Vec<u8>,
     pub webhook: bool,
     pub create_time: i64,
+    /// The API form, built once on first use and shared by every reader
+    /// (a hundred subscribers would otherwise decode and render it a hundred times).
+    pub rendered: RenderedEvent,
+}
+
+/// A cache beside the row; rows are equal whether or not it is filled.
+#[derive(Clone, Debug, Default)]
+pub struct RenderedEvent(pub std::sync::OnceLock<wagate_proto::v1::Event>);
+
+impl PartialEq for RenderedEvent {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 const COLUMNS: &str = "cursor, session_id, type, payload, webhook, create_time";
@@ -49,6 +62,7 @@ fn event_from_row(row: &AnyRow) -> Result<EventRow, sqlx::Error> {
         payload: row.try_get("payload")?,
         webhook: row.try_get::<i64, _>("webhook")? != 0,
         create_time: row.try_get("create_time")?,
+        rendered: RenderedEvent::default(),
     })
 }
 

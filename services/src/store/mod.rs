@@ -24,7 +24,7 @@ pub use media::NewMedia;
 pub use messages::{FilterValue, MessageQuery, NewOutbound, Queued};
 pub use sessions::StatusChange;
 pub use sim::{SimAccountRow, SimDeliveryRow, SimDeviceRow};
-pub use webhooks::{AttemptOutcome, AttemptRow, DeliveryRow};
+pub use webhooks::{AttemptOutcome, AttemptRow, DeliveryRow, RecordedAttempt};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -141,7 +141,11 @@ async fn open_pool(
                     )
                     .await?;
                     if access == Access::ReadOnly {
-                        conn.execute("PRAGMA query_only = ON;").await?;
+                        // Small page caches: the OS caches the file for all
+                        // readers, and many connections × the 2 MiB default
+                        // would make memory grow with the history read.
+                        conn.execute("PRAGMA query_only = ON; PRAGMA cache_size = -512;")
+                            .await?;
                     }
                 }
                 Ok(())

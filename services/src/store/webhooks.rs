@@ -43,6 +43,15 @@ pub struct AttemptRow {
     pub response_body: String,
 }
 
+/// An attempt to record: on which delivery, to which URI, and its outcome.
+#[derive(Clone, Debug)]
+pub struct RecordedAttempt {
+    pub delivery: i64,
+    pub uri: String,
+    pub attempt: AttemptRow,
+    pub outcome: AttemptOutcome,
+}
+
 /// Where a delivery goes after an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttemptOutcome {
@@ -102,41 +111,40 @@ impl Store {
             .map(|row| row.try_get("cursor"))
             .transpose()?
             .unwrap_or(0);
-        let events = sqlx::query(
-            "SELECT cursor, type FROM events WHERE session_id = $1 AND webhook = 1 AND cursor > $2 \
-             ORDER BY cursor LIMIT $3",
+        // The batch's last cursor, then the whole batch in one statement.
+        let batch = sqlx::query(
+            "SELECT COUNT(*) AS n, MAX(cursor) AS last FROM (SELECT cursor FROM events \
+             WHERE session_id = $1 AND webhook = 1 AND cursor > $2 ORDER BY cursor LIMIT $3) AS b",
         )
         .bind(session)
         .bind(cursor)
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        let Some(last) = events.last() else {
+        let (count, last): (i64, Option<i64>) = (batch.try_get("n")?, batch.try_get("last")?);
+        let Some(last) = last else {
             return Ok(0);
         };
-        let last: i64 = last.try_get("cursor")?;
-        let now = now_ms();
-        for event in &events {
-            sqlx::query(
-                "INSERT INTO webhook_deliveries (session_id, cursor, event_type, uri, state, \
-                 next_attempt_at, create_time) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-            )
-            .bind(session)
-            .bind(event.try_get::<i64, _>("cursor")?)
-            .bind(event.try_get::<String, _>("type")?)
-            .bind(uri)
-            .bind(PENDING)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (session_id, cursor, event_type, uri, state, \
+             next_attempt_at, create_time) SELECT session_id, cursor, type, $1, $2, $3, $3 FROM events \
+             WHERE session_id = $4 AND webhook = 1 AND cursor > $5 AND cursor <= $6 ORDER BY cursor",
+        )
+        .bind(uri)
+        .bind(PENDING)
+        .bind(now_ms())
+        .bind(session)
+        .bind(cursor)
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE webhook_cursors SET cursor = $1 WHERE session_id = $2")
             .bind(last)
             .bind(session)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(events.len())
+        Ok(count as usize)
     }
 
     /// The oldest open (PENDING or RETRYING) delivery of a session.
@@ -152,46 +160,44 @@ impl Store {
         Ok(row.as_ref().map(delivery_from_row).transpose()?)
     }
 
-    /// Records an attempt and the delivery's new state.
-    pub async fn record_webhook_attempt(
-        &self,
-        delivery: i64,
-        uri: &str,
-        attempt: &AttemptRow,
-        outcome: AttemptOutcome,
-    ) -> Result<()> {
+    /// Records attempts and their deliveries' new states, in one transaction
+    /// (dispatchers of many sessions share a commit).
+    pub async fn record_webhook_attempts(&self, batch: &[RecordedAttempt]) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO webhook_attempts (delivery_id, attempt, start_time, duration_ms, \
-             http_status_code, error, response_body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(delivery)
-        .bind(attempt.attempt)
-        .bind(attempt.start_time)
-        .bind(attempt.duration_ms)
-        .bind(attempt.http_status_code)
-        .bind(&attempt.error)
-        .bind(&attempt.response_body)
-        .execute(&mut *tx)
-        .await?;
         let now = now_ms();
-        let (state, next, complete) = match outcome {
-            AttemptOutcome::Succeeded => (SUCCEEDED, 0, Some(now)),
-            AttemptOutcome::Failed => (FAILED, 0, Some(now)),
-            AttemptOutcome::Retry { next_attempt_at } => (RETRYING, next_attempt_at, None),
-        };
-        sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, attempt_count = $2, next_attempt_at = $3, \
-             complete_time = $4, uri = $5 WHERE id = $6",
-        )
-        .bind(state)
-        .bind(attempt.attempt)
-        .bind(next)
-        .bind(complete)
-        .bind(uri)
-        .bind(delivery)
-        .execute(&mut *tx)
-        .await?;
+        for recorded in batch {
+            let attempt = &recorded.attempt;
+            sqlx::query(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, start_time, duration_ms, \
+                 http_status_code, error, response_body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(recorded.delivery)
+            .bind(attempt.attempt)
+            .bind(attempt.start_time)
+            .bind(attempt.duration_ms)
+            .bind(attempt.http_status_code)
+            .bind(&attempt.error)
+            .bind(&attempt.response_body)
+            .execute(&mut *tx)
+            .await?;
+            let (state, next, complete) = match recorded.outcome {
+                AttemptOutcome::Succeeded => (SUCCEEDED, 0, Some(now)),
+                AttemptOutcome::Failed => (FAILED, 0, Some(now)),
+                AttemptOutcome::Retry { next_attempt_at } => (RETRYING, next_attempt_at, None),
+            };
+            sqlx::query(
+                "UPDATE webhook_deliveries SET state = $1, attempt_count = $2, next_attempt_at = $3, \
+                 complete_time = $4, uri = $5 WHERE id = $6",
+            )
+            .bind(state)
+            .bind(attempt.attempt)
+            .bind(next)
+            .bind(complete)
+            .bind(&recorded.uri)
+            .bind(recorded.delivery)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

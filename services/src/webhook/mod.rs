@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rand::Rng as _;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use self::client::{PostOutcome, WebhookClient};
@@ -27,7 +27,7 @@ use crate::event::record::event_pb;
 use crate::filter::Conditions;
 use crate::media::Fetcher;
 use crate::session::model::SessionId;
-use crate::store::{AttemptOutcome, AttemptRow, DeliveryRow, Store, now_ms};
+use crate::store::{AttemptOutcome, AttemptRow, DeliveryRow, RecordedAttempt, Store, now_ms};
 
 /// Deliveries created per step from the log.
 const TAKE_BATCH: i64 = 256;
@@ -46,22 +46,44 @@ struct Dispatcher {
     stop: CancellationToken,
 }
 
+/// Most attempts recorded in one transaction.
+const RECORD_BATCH: usize = 256;
+
+type RecordJob = (RecordedAttempt, oneshot::Sender<Result<()>>);
+
 #[derive(Clone)]
 pub struct Webhooks {
     store: Store,
     log: EventLog,
     fetcher: Arc<Fetcher>,
     config: WebhookConfig,
+    record: mpsc::Sender<RecordJob>,
 }
 
 impl Webhooks {
+    /// Must run inside the Tokio runtime: it starts the attempt recorder.
     pub fn new(store: Store, log: EventLog, allow_private: bool, config: WebhookConfig) -> Self {
+        let (record, jobs) = mpsc::channel(RECORD_BATCH);
+        tokio::spawn(run_recorder(store.clone(), jobs));
         Self {
             store,
             log,
             fetcher: Arc::new(Fetcher::new(allow_private, config.timeout)),
             config,
+            record,
         }
+    }
+
+    /// Records an attempt; returns once it is durable. Attempts of all
+    /// sessions share commits.
+    async fn record_attempt(&self, recorded: RecordedAttempt) -> Result<()> {
+        let (reply, done) = oneshot::channel();
+        let stopped = || Error::unavailable("the server is shutting down");
+        self.record
+            .send((recorded, reply))
+            .await
+            .map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())?
     }
 
     /// Runs dispatchers for the sessions whose webhook is on until `stop`.
@@ -240,9 +262,13 @@ impl Webhooks {
             error: outcome.error,
             response_body: outcome.response_body,
         };
-        self.store
-            .record_webhook_attempt(delivery.id, &target.url, &attempt, next)
-            .await
+        self.record_attempt(RecordedAttempt {
+            delivery: delivery.id,
+            uri: target.url.clone(),
+            attempt,
+            outcome: next,
+        })
+        .await
     }
 
     /// `first_retry` doubled per attempt, capped at `max_retry`, ±20 % jitter.
@@ -364,4 +390,27 @@ async fn post_signed(
 ) -> PostOutcome {
     let headers = sign::headers(&target.secret, id, now_ms() / 1000, &body);
     client.post(&target.url, &headers, body).await
+}
+
+/// Commits recorded attempts in batches: every attempt waiting at the moment
+/// of a commit shares it.
+async fn run_recorder(store: Store, mut jobs: mpsc::Receiver<RecordJob>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while jobs.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        let (attempts, replies): (Vec<RecordedAttempt>, Vec<_>) = batch.drain(..).unzip();
+        match store.record_webhook_attempts(&attempts).await {
+            Ok(()) => replies.into_iter().for_each(|reply| {
+                let _ = reply.send(Ok(()));
+            }),
+            // One bad row (e.g. its session deleted meanwhile) must not fail the others.
+            Err(_) => {
+                for (attempt, reply) in attempts.iter().zip(replies) {
+                    let one = store
+                        .record_webhook_attempts(std::slice::from_ref(attempt))
+                        .await;
+                    let _ = reply.send(one);
+                }
+            }
+        }
+    }
 }

@@ -236,6 +236,57 @@ async fn retention_prunes_old_events_and_resuming_before_them_is_refused() {
 }
 
 #[tokio::test]
+async fn a_chat_presence_reaches_the_other_session_as_presence_update() {
+    let pair = Pair::start(backends()[0], |_| {}).await;
+    let mut client = events_client(pair.server.channel());
+    let head = all_events(&mut client).await.last().map_or(0, |e| e.cursor);
+    let mut stream = client
+        .subscribe_events(admin(pb::SubscribeEventsRequest {
+            parent: pair.b.clone(),
+            event_types: vec!["presence.update".into()],
+            after_cursor: Some(head),
+            ..Default::default()
+        }))
+        .await
+        .expect("subscribe")
+        .into_inner();
+    let mut messages = pair.messages();
+    for state in [pb::PresenceState::Recording, pb::PresenceState::Paused] {
+        messages
+            .send_presence(admin(pb::SendPresenceRequest {
+                parent: pair.a.clone(),
+                presence: state as i32,
+                chat: PHONE_B.into(),
+                duration: None,
+            }))
+            .await
+            .expect("send presence");
+    }
+    let a_jid = format!("{}@s.whatsapp.net", PHONE_A.trim_start_matches('+'));
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let item = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .expect("presence in time")
+            .unwrap()
+            .unwrap();
+        if let Some(pb::subscribe_events_response::Kind::Event(event)) = item.kind {
+            assert_eq!(event.r#type, "presence.update");
+            let Some(pb::event::Payload::Presence(presence)) = &event.payload else {
+                panic!("{event:?}");
+            };
+            assert_eq!(presence.chat, a_jid);
+            let json: Json = serde_json::from_str(&event.json).unwrap();
+            assert_eq!(json["event"], "presence.update");
+            assert_eq!(json["data"]["id"], a_jid.as_str());
+            seen.push(json["data"]["presences"][&a_jid]["lastKnownPresence"].clone());
+        }
+    }
+    assert_eq!(seen, [Json::from("recording"), Json::from("paused")]);
+    pair.stop().await;
+}
+
+#[tokio::test]
 async fn event_json_follows_the_webhook_shapes() {
     let pair = Pair::start(backends()[0], |config| {
         config.queue.protection_interval = Duration::ZERO;

@@ -63,6 +63,14 @@ pub enum EngineEvent {
         from: String,
         timestamp: SystemTime,
     },
+    /// A contact's presence: typing/recording/paused in a chat (`participant`
+    /// says who, in groups too), or online/offline (`chat` is the contact).
+    Presence {
+        chat: String,
+        participant: String,
+        state: PresenceState,
+        last_seen: Option<SystemTime>,
+    },
     /// The author edited or deleted an earlier message.
     MessageChanged {
         chat: String,

@@ -206,6 +206,26 @@ pub fn message_status(message: &pb::Message) -> EventDraft {
     )
 }
 
+/// `presence.update`: a contact typing/recording/paused in a chat, or
+/// online/offline.
+pub fn presence(
+    chat: &str,
+    participant: &str,
+    state: pb::PresenceState,
+    last_seen_ms: Option<i64>,
+) -> EventDraft {
+    EventDraft::new(
+        "presence.update",
+        Payload::Presence(pb::PresencePayload {
+            chat: chat.to_owned(),
+            participant: participant.to_owned(),
+            presence: state as i32,
+            last_seen_time: last_seen_ms.map(timestamp),
+        }),
+        Some(chat),
+    )
+}
+
 /// `message-receipt.update`: one group member's receipt.
 pub fn member_receipt(
     message: &pb::Message,

@@ -853,6 +853,21 @@ impl EventApplier {
                 }
                 self.emit(drafts).await;
             }
+            EngineEvent::Presence {
+                chat,
+                participant,
+                state,
+                last_seen,
+            } => {
+                let last_seen = last_seen.map(crate::api::system_time_ms);
+                self.emit(vec![record::presence(
+                    &chat,
+                    &participant,
+                    state,
+                    last_seen,
+                )])
+                .await;
+            }
             EngineEvent::MessageChanged {
                 whatsapp_id,
                 change,

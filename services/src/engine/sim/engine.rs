@@ -489,6 +489,13 @@ impl DeviceTask {
                 }
                 E::Message(message) => inbound_event(*message),
                 E::Receipt(receipt) => receipt_event(receipt),
+                E::Presence(presence) => EngineEvent::Presence {
+                    chat: presence.chat,
+                    participant: presence.from,
+                    state: api::PresenceState::try_from(presence.presence)
+                        .unwrap_or(api::PresenceState::Unspecified),
+                    last_seen: None,
+                },
             };
             if !self.emit(mapped).await {
                 return Ended::Stop;

@@ -3,8 +3,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use wagate_proto::v1::PresenceState;
 use whatsapp_rust::Jid;
 use whatsapp_rust::types::events::{ConnectFailureReason, Event};
+use whatsapp_rust::types::presence::{ChatPresence, ChatPresenceMedia};
 
 use super::messaging::inbound::{message_event, receipt_event};
 use crate::engine::EngineEvent;
@@ -198,6 +200,29 @@ pub fn map(event: &Event, me: impl FnOnce() -> Option<LinkedUser>, now: SystemTi
         Event::ClientOutdated(_) => Mapped::Terminal(Terminal::Stopped {
             reason: "WhatsApp says this client version is outdated (405); update wagate".into(),
         }),
+        Event::ChatPresence(update) => {
+            let state = match (&update.state, &update.media) {
+                (ChatPresence::Composing, ChatPresenceMedia::Audio) => PresenceState::Recording,
+                (ChatPresence::Composing, _) => PresenceState::Composing,
+                (ChatPresence::Paused, _) => PresenceState::Paused,
+            };
+            Mapped::Report(EngineEvent::Presence {
+                chat: update.source.chat.to_string(),
+                participant: update.source.sender.to_non_ad().to_string(),
+                state,
+                last_seen: None,
+            })
+        }
+        Event::Presence(update) => Mapped::Report(EngineEvent::Presence {
+            chat: update.from.to_non_ad().to_string(),
+            participant: String::new(),
+            state: if update.unavailable {
+                PresenceState::Unavailable
+            } else {
+                PresenceState::Available
+            },
+            last_seen: update.last_seen.map(SystemTime::from),
+        }),
         _ => Mapped::Ignore,
     }
 }
@@ -213,7 +238,7 @@ mod tests {
     use whatsapp_rust::transport::DisconnectReason;
     use whatsapp_rust::types::events::*;
     use whatsapp_rust::types::message::{MessageInfo, MessageSource};
-    use whatsapp_rust::types::presence::ReceiptType;
+    use whatsapp_rust::types::presence::{ChatPresence, ChatPresenceMedia, ReceiptType};
     use whatsapp_rust::waproto::whatsapp as wa;
 
     use super::*;
@@ -229,6 +254,86 @@ mod tests {
             push_name: "Shop".into(),
             phone_number: "+15551234567".into(),
         })
+    }
+
+    #[test]
+    fn chat_presences_and_presences_become_presence_events() {
+        let typing = |state, media| {
+            Event::ChatPresence(
+                ChatPresenceUpdate::builder()
+                    .source(MessageSource {
+                        chat: "120363000000000001@g.us".parse().unwrap(),
+                        sender: "15557654321:3@s.whatsapp.net".parse().unwrap(),
+                        is_group: true,
+                        ..Default::default()
+                    })
+                    .state(state)
+                    .media(media)
+                    .build(),
+            )
+        };
+        let expect = |state| {
+            Mapped::Report(EngineEvent::Presence {
+                chat: "120363000000000001@g.us".into(),
+                participant: "15557654321@s.whatsapp.net".into(),
+                state,
+                last_seen: None,
+            })
+        };
+        assert_eq!(
+            map(
+                &typing(ChatPresence::Composing, ChatPresenceMedia::Text),
+                me,
+                now()
+            ),
+            expect(PresenceState::Composing)
+        );
+        assert_eq!(
+            map(
+                &typing(ChatPresence::Composing, ChatPresenceMedia::Audio),
+                me,
+                now()
+            ),
+            expect(PresenceState::Recording)
+        );
+        assert_eq!(
+            map(
+                &typing(ChatPresence::Paused, ChatPresenceMedia::Text),
+                me,
+                now()
+            ),
+            expect(PresenceState::Paused)
+        );
+        let offline = Event::Presence(
+            PresenceUpdate::builder()
+                .from("15557654321@s.whatsapp.net".parse().unwrap())
+                .unavailable(true)
+                .last_seen(DateTime::from_timestamp(1_800_000_000, 0).unwrap())
+                .build(),
+        );
+        assert_eq!(
+            map(&offline, me, now()),
+            Mapped::Report(EngineEvent::Presence {
+                chat: "15557654321@s.whatsapp.net".into(),
+                participant: String::new(),
+                state: PresenceState::Unavailable,
+                last_seen: Some(now()),
+            })
+        );
+        let online = Event::Presence(
+            PresenceUpdate::builder()
+                .from("15557654321@s.whatsapp.net".parse().unwrap())
+                .unavailable(false)
+                .build(),
+        );
+        assert!(matches!(
+            map(&online, me, now()),
+            Mapped::Report(EngineEvent::Presence {
+                state: PresenceState::Available,
+                last_seen: None,
+                ..
+            })
+        ));
     }
 
     #[test]

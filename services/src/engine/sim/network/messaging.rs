@@ -446,12 +446,33 @@ impl Network {
         Ok(())
     }
 
+    /// A chat presence reaches the peer's online devices (presence is
+    /// ephemeral: nothing waits in a mailbox); an account-wide one
+    /// (available/unavailable) is accepted and goes nowhere, as the simulator
+    /// models no presence subscriptions.
     pub async fn device_presence(&self, request: pb::SendPresenceRequest) -> Result<()> {
         let credentials = request.credentials.clone().unwrap_or_default();
-        let state = self.state();
-        state.device_account(&credentials)?;
-        if !request.chat.is_empty() {
-            state.peer(&request.chat)?;
+        let (sender, targets) = {
+            let state = self.state();
+            let digits = state.device_account(&credentials)?;
+            if request.chat.is_empty() {
+                return Ok(());
+            }
+            let peer = state.peer(&request.chat)?;
+            let sender = state
+                .accounts
+                .get(&digits)
+                .map(|a| a.jid())
+                .ok_or_else(|| Error::not_found(format!("+{digits} is not registered")))?;
+            (sender, state.online_devices(&peer.digits))
+        };
+        let presence = event(pb::attach_response::Event::Presence(pb::Presence {
+            chat: sender.clone(),
+            from: sender,
+            presence: request.presence,
+        }));
+        for (_, tx) in targets {
+            let _ = tx.send_timeout(presence.clone(), PUSH_WAIT).await;
         }
         Ok(())
     }

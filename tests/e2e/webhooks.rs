@@ -1,7 +1,9 @@
 //! Webhooks end to end with a real HTTP receiver on loopback: both signature
 //! schemes verified independently (and a replay refused by its timestamp),
 //! a receiver that is down then up gets everything in order, a 4xx is not
-//! retried, RedeliverEvent and SendTestWebhook, ListWebhookDeliveries.
+//! retried, RedeliverEvent and SendTestWebhook, ListWebhookDeliveries; a
+//! hanging endpoint holds back only its own session; ignored chat kinds are
+//! logged but not posted.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -582,5 +584,84 @@ async fn a_hanging_endpoint_times_out_without_delaying_other_sessions() {
             .all(|a| a.error.contains("no answer within 500 ms")),
         "{stuck:?}"
     );
+    pair.stop().await;
+}
+
+/// Session settings choose what the webhook gets: with ignore_groups and
+/// ignore_channels the events of group and channel chats are logged (and
+/// visible to subscribers) but never POSTed; a personal chat's are.
+#[tokio::test]
+async fn ignored_chat_kinds_are_logged_but_not_posted() {
+    let pair = start_pair(backends()[0]).await;
+    let receiver = Receiver::start(Vec::new()).await;
+    enable_webhook(&pair, &pair.a, &receiver.url, &[]).await;
+    pair.server
+        .sessions()
+        .update_session(admin(pb::UpdateSessionRequest {
+            session: Some(pb::Session {
+                name: pair.a.clone(),
+                ignore_groups: true,
+                ignore_channels: true,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["ignore_groups".into(), "ignore_channels".into()],
+            }),
+        }))
+        .await
+        .expect("ignore groups and channels");
+    let_dispatcher_start().await;
+
+    // Neither the group nor the channel exists on the simulated network: the
+    // sends fail, and their status events carry those chats.
+    const GROUP: &str = "120363000000000001@g.us";
+    const CHANNEL: &str = "120363000000000002@newsletter";
+    let mut messages = pair.messages();
+    let mut ignored = Vec::new();
+    for chat in [GROUP, CHANNEL] {
+        let queued = send(&mut messages, &pair.a, text(chat, "not for the webhook"))
+            .await
+            .expect("queued");
+        crate::messages::wait_message(&messages, &queued.name, pb::MessageStatus::Failed).await;
+        ignored.push(queued.name);
+    }
+    send(&mut messages, &pair.a, text(PHONE_B, "for the webhook"))
+        .await
+        .unwrap();
+    let got = receiver
+        .wait_for("the personal message's message.sent", |r| {
+            r.iter().any(|r| {
+                r.json()["event"] == "message.sent"
+                    && r.body.windows(15).any(|w| w == b"for the webhook")
+            })
+        })
+        .await;
+    // The status events of the failed sends were logged…
+    let mut events = EventServiceClient::new(pair.server.channel());
+    let logged = events
+        .list_events(admin(pb::ListEventsRequest {
+            parent: pair.a.clone(),
+            page_size: 1000,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    for name in &ignored {
+        assert!(
+            logged.iter().any(|e| e.json.contains(name.as_str())
+                || matches!(&e.payload, Some(pb::event::Payload::MessageStatus(s)) if &s.message == name)),
+            "{name} has no logged event"
+        );
+    }
+    // …but none reached the receiver, which got the personal chat's.
+    for request in &got {
+        let body = String::from_utf8_lossy(&request.body);
+        assert!(
+            !body.contains(GROUP) && !body.contains(CHANNEL),
+            "ignored chat posted: {body}"
+        );
+    }
     pair.stop().await;
 }

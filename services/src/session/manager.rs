@@ -5,10 +5,6 @@
 //! connections on one session's credentials.
 
 use crate::event::Events;
-use crate::event::record::{self, EventDraft};
-use crate::message::convert::message_pb;
-use crate::message::model::Status as MessageStatus;
-use crate::session::model::status_pb;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,12 +13,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::model::{
-    LinkedUser, LogEntry, LogType, Page, QrCode, Session, SessionId, Settings, Status,
-};
+use super::applier::{EventApplier, record_status};
+use super::model::{LogEntry, LogType, Page, QrCode, Session, SessionId, Settings, Status};
 use super::settings;
 use crate::auth;
-use crate::engine::{Connection, Engine, EngineEvent, OpenOptions, PairCode};
+use crate::engine::{Connection, Engine, OpenOptions, PairCode};
 use crate::error::{Error, Reason, Result};
 use crate::message::Queue;
 use crate::message::queue::Worker;
@@ -93,29 +88,29 @@ pub struct ConnectOutcome {
 }
 
 #[derive(Clone, Debug)]
-struct LiveState {
-    status: Status,
-    qr: Option<QrCode>,
-    reason: String,
+pub(super) struct LiveState {
+    pub(super) status: Status,
+    pub(super) qr: Option<QrCode>,
+    pub(super) reason: String,
     /// The connection stopped by itself (a final engine event).
-    ended: bool,
+    pub(super) ended: bool,
 }
 
-struct Live {
-    connection: Arc<dyn Connection>,
+pub(super) struct Live {
+    pub(super) connection: Arc<dyn Connection>,
     state: watch::Receiver<LiveState>,
     events_task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     /// The session's outbound queue worker, sending while connected.
     worker: tokio::sync::Mutex<Option<Worker>>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     store: Store,
     engine: Arc<dyn Engine>,
     options: ManagerOptions,
     queue: Option<Queue>,
     events: Option<Events>,
-    live: Mutex<HashMap<SessionId, Arc<Live>>>,
+    pub(super) live: Mutex<HashMap<SessionId, Arc<Live>>>,
     locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
     shutting_down: CancellationToken,
 }
@@ -619,7 +614,7 @@ async fn close(live: Arc<Live>) {
 }
 
 /// Stops the queue worker first: a message must not go out on a closing connection.
-async fn stop_worker(live: &Live) {
+pub(super) async fn stop_worker(live: &Live) {
     let worker = live.worker.lock().await.take();
     if let Some(worker) = worker {
         worker.stop().await;
@@ -631,310 +626,4 @@ async fn wait_until(live: &Live, limit: Duration, done: impl Fn(&LiveState) -> b
     let mut state = live.state.clone();
     let _ = tokio::time::timeout(limit, state.wait_for(|s| s.ended || done(s))).await;
     state.borrow().clone()
-}
-
-/// Applies one connection's engine events to the store, in order.
-struct EventApplier {
-    id: SessionId,
-    store: Store,
-    events: Option<Events>,
-    state: watch::Sender<LiveState>,
-    /// Whether the queue worker may send.
-    connected: watch::Sender<bool>,
-    status: Status,
-    live: std::sync::Weak<Live>,
-}
-
-impl EventApplier {
-    async fn run(
-        mut self,
-        mut events: mpsc::Receiver<EngineEvent>,
-        manager: std::sync::Weak<Inner>,
-        live: std::sync::Weak<Live>,
-    ) {
-        self.live = live.clone();
-        while let Some(event) = events.recv().await {
-            let is_final = event.is_final();
-            if let Err(err) = self.apply(event).await {
-                tracing::error!(session = self.id, error = %err, "could not record a session event");
-            }
-            if is_final {
-                self.state.send_modify(|s| s.ended = true);
-                // Forget the finished connection unless a newer one replaced it.
-                if let (Some(manager), Some(live)) = (manager.upgrade(), live.upgrade()) {
-                    {
-                        let mut map = manager.live.lock().unwrap_or_else(|p| p.into_inner());
-                        if map
-                            .get(&self.id)
-                            .is_some_and(|current| Arc::ptr_eq(current, &live))
-                        {
-                            map.remove(&self.id);
-                        }
-                    }
-                    stop_worker(&live).await;
-                }
-                break;
-            }
-        }
-    }
-
-    async fn emit(&self, drafts: Vec<EventDraft>) {
-        emit(self.events.as_ref(), self.id, drafts).await;
-    }
-
-    async fn set_status(&mut self, status: Status, reason: &str, log: LogType) -> Result<()> {
-        let change = StatusChange {
-            status,
-            reason,
-            log,
-        };
-        record_status(
-            &self.store,
-            self.events.as_ref(),
-            self.id,
-            self.status,
-            change,
-        )
-        .await?;
-        self.status = status;
-        self.connected.send_replace(status == Status::Connected);
-        self.state.send_modify(|s| {
-            s.status = status;
-            s.reason = reason.to_owned();
-            if status != Status::NeedScan {
-                s.qr = None;
-            }
-        });
-        Ok(())
-    }
-
-    async fn apply(&mut self, event: EngineEvent) -> Result<()> {
-        let id = self.id;
-        match event {
-            EngineEvent::Connecting { reason } => {
-                if self.status != Status::Connecting {
-                    self.set_status(Status::Connecting, &reason, LogType::StatusChange)
-                        .await?;
-                }
-            }
-            EngineEvent::QrCode { code, expire_time } => {
-                let qr = QrCode {
-                    code,
-                    expire_time: crate::api::system_time_ms(expire_time),
-                };
-                self.store.set_qr(id, &qr).await?;
-                if self.status != Status::NeedScan {
-                    self.emit(vec![record::session_status(
-                        status_pb(Status::NeedScan),
-                        status_pb(self.status),
-                        "waiting for a QR scan or pair code",
-                    )])
-                    .await;
-                }
-                self.emit(vec![record::qr_code(&qr.code, qr.expire_time)])
-                    .await;
-                self.status = Status::NeedScan;
-                self.state.send_modify(|s| {
-                    s.status = Status::NeedScan;
-                    s.reason = "waiting for a QR scan or pair code".into();
-                    s.qr = Some(qr);
-                });
-            }
-            EngineEvent::QrCodesExhausted => {
-                self.store.set_auto_connect(id, false).await?;
-                let reason =
-                    "nobody scanned the QR code before it expired; connect again for a new one";
-                self.set_status(Status::Expired, reason, LogType::StatusChange)
-                    .await?;
-            }
-            EngineEvent::Paired { user } => {
-                self.store.set_user(id, Some(&user)).await?;
-                let message = format!("device {} linked to {}", user.jid, user.phone_number);
-                self.store
-                    .append_log(id, LogType::DeviceLinked, self.status, &message)
-                    .await?;
-            }
-            EngineEvent::Connected { user } => {
-                self.store.set_user(id, Some(&user)).await?;
-                self.set_status(
-                    Status::Connected,
-                    &connected_reason(&user),
-                    LogType::StatusChange,
-                )
-                .await?;
-            }
-            EngineEvent::Disconnected { reason, retry_in } => {
-                let reason = format!("{reason}; reconnecting{}", after(retry_in));
-                self.set_status(Status::Connecting, &reason, LogType::StatusChange)
-                    .await?;
-            }
-            EngineEvent::ConnectFailed { reason, retry_in } => {
-                let reason = format!("{reason}; retrying{}", after(retry_in));
-                self.set_status(Status::Connecting, &reason, LogType::ConnectionError)
-                    .await?;
-            }
-            EngineEvent::Warning { message } => {
-                self.store
-                    .append_log(id, LogType::ConnectionError, self.status, &message)
-                    .await?;
-            }
-            EngineEvent::Stopped { reason } => {
-                self.store.set_auto_connect(id, false).await?;
-                self.set_status(Status::Disconnected, &reason, LogType::ConnectionError)
-                    .await?;
-            }
-            EngineEvent::MessageReceived(message) => {
-                let log = self.store.get_session(id).await?.map(|s| s.settings);
-                let log_content = log.as_ref().is_some_and(|s| s.log_messages);
-                let auto_read = log.as_ref().is_some_and(|s| s.read_incoming_messages);
-                let key = (!message.from_me).then(|| wagate_proto::v1::MessageKey {
-                    id: message.whatsapp_id.clone(),
-                    remote_jid: message.chat.clone(),
-                    participant: if message.chat.ends_with("@g.us") {
-                        message.sender.clone()
-                    } else {
-                        String::new()
-                    },
-                    ..Default::default()
-                });
-                let recorded =
-                    crate::message::inbound::record_message(&self.store, id, log_content, *message)
-                        .await?;
-                if let Some(record) = &recorded {
-                    self.emit(record::message_arrived(message_pb(record))).await;
-                }
-                if let (true, Some(_), Some(key), Some(live)) =
-                    (auto_read, recorded, key, self.live.upgrade())
-                {
-                    match live.connection.mark_read(std::slice::from_ref(&key)).await {
-                        Ok(()) => {
-                            self.store.mark_inbound_read(id, &[key.id]).await?;
-                        }
-                        Err(err) => {
-                            tracing::debug!(session = id, error = %err, "could not mark a message read")
-                        }
-                    }
-                }
-            }
-            EngineEvent::Receipt {
-                chat,
-                ids,
-                kind,
-                from,
-                timestamp,
-            } => {
-                // Ordered with the queue's acks (see Queue::settle_sent).
-                let _order = match &self.events {
-                    Some(events) => Some(events.status_lock(id).await),
-                    None => None,
-                };
-                let changes =
-                    crate::message::inbound::record_receipt(&self.store, id, &ids, kind, timestamp)
-                        .await?;
-                let status = crate::message::inbound::receipt_status(kind);
-                let group = chat.ends_with("@g.us") && !from.is_empty();
-                let mut drafts = Vec::new();
-                for (before, stored) in &changes {
-                    let message = message_pb(stored);
-                    if group {
-                        let time = crate::api::system_time_ms(timestamp);
-                        drafts.push(record::member_receipt(&message, &from, status, time));
-                    }
-                    if *before == stored.status {
-                        continue;
-                    }
-                    // The receipt overtook the queue's ack: SENT first, once.
-                    if matches!(before, MessageStatus::Queued | MessageStatus::InProgress) {
-                        let mut sent = message.clone();
-                        sent.status = MessageStatus::Sent as i32;
-                        drafts.push(record::message_status(&sent));
-                    }
-                    drafts.push(record::message_status(&message));
-                }
-                self.emit(drafts).await;
-            }
-            EngineEvent::Presence {
-                chat,
-                participant,
-                state,
-                last_seen,
-            } => {
-                let last_seen = last_seen.map(crate::api::system_time_ms);
-                self.emit(vec![record::presence(
-                    &chat,
-                    &participant,
-                    state,
-                    last_seen,
-                )])
-                .await;
-            }
-            EngineEvent::MessageChanged {
-                whatsapp_id,
-                change,
-                timestamp,
-                ..
-            } => {
-                let revoked = matches!(change, crate::engine::MessageChange::Revoked);
-                let changed = crate::message::inbound::record_change(
-                    &self.store,
-                    id,
-                    &whatsapp_id,
-                    change,
-                    timestamp,
-                )
-                .await?;
-                if let (true, Some(message)) = (revoked, changed) {
-                    self.emit(vec![record::message_deleted(&message_pb(&message))])
-                        .await;
-                }
-            }
-            EngineEvent::LoggedOut { reason } => {
-                self.store.set_auto_connect(id, false).await?;
-                self.store.set_user(id, None).await?;
-                self.set_status(
-                    Status::LoggedOut,
-                    &format!("logged out: {reason}"),
-                    LogType::StatusChange,
-                )
-                .await?;
-            }
-        }
-        Ok(())
-    }
-}
-
-fn after(retry_in: Option<Duration>) -> String {
-    retry_in
-        .map(|d| format!(" in {} ms", d.as_millis()))
-        .unwrap_or_else(|| " with backoff".to_owned())
-}
-
-fn connected_reason(user: &LinkedUser) -> String {
-    format!("connected as {}", user.jid)
-}
-
-/// Records a status change and, when the status is new, its `session.status` event.
-async fn record_status(
-    store: &Store,
-    events: Option<&Events>,
-    id: SessionId,
-    previous: Status,
-    change: StatusChange<'_>,
-) -> Result<()> {
-    let (status, reason) = (change.status, change.reason.to_owned());
-    store.record_status(id, change).await?;
-    if status != previous {
-        let draft = record::session_status(status_pb(status), status_pb(previous), &reason);
-        emit(events, id, vec![draft]).await;
-    }
-    Ok(())
-}
-
-/// Logs events; a failure is logged, not raised: the change itself is recorded.
-async fn emit(events: Option<&Events>, id: SessionId, drafts: Vec<EventDraft>) {
-    if let Some(events) = events
-        && let Err(err) = events.record(id, drafts).await
-    {
-        tracing::warn!(session = id, error = %err, "could not log session events");
-    }
 }

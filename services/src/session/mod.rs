@@ -1,6 +1,7 @@
 //! Sessions: the domain (settings rules, lifecycle, the live connections) in
-//! [`manager`], the gRPC handler in [`grpc`].
+//! [`manager`] (engine events applied in `applier`), the gRPC handler in [`grpc`].
 
+mod applier;
 pub mod grpc;
 pub mod manager;
 pub mod model;

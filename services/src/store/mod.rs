@@ -161,10 +161,17 @@ fn prepare_sqlite_url(url: &str) -> Result<String, sqlx::Error> {
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if path != ":memory:"
-        && let Some(parent) = Path::new(path)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
+    // Each connection to `:memory:` is its own empty database; readers and
+    // the writer would never see each other's data.
+    if path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+        return Err(sqlx::Error::Configuration(
+            "an in-memory SQLite database is not supported: give a file path, e.g. sqlite://data/wagate.db"
+                .into(),
+        ));
+    }
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
     {
         std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
     }
@@ -185,4 +192,29 @@ pub fn now_ms() -> i64 {
 
 fn flag(value: bool) -> i64 {
     i64::from(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prepare_sqlite_url;
+
+    #[test]
+    fn sqlite_urls_create_files_and_refuse_memory() {
+        let dir = std::env::temp_dir().join(format!("wagate-url-{}", std::process::id()));
+        let url = format!("sqlite://{}/nested/w.db", dir.display());
+        let prepared = prepare_sqlite_url(&url).unwrap();
+        assert!(prepared.ends_with("/nested/w.db?mode=rwc"), "{prepared}");
+        assert!(dir.join("nested").is_dir());
+        let kept = prepare_sqlite_url(&format!("{url}?mode=ro")).unwrap();
+        assert!(kept.ends_with("?mode=ro"), "{kept}");
+        for memory in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://x.db?mode=memory",
+        ] {
+            let err = prepare_sqlite_url(memory).unwrap_err().to_string();
+            assert!(err.contains("in-memory SQLite"), "{memory}: {err}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

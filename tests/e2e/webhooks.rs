@@ -175,6 +175,20 @@ async fn start_pair(backend: wagate_tests::Backend) -> Pair {
     .await
 }
 
+/// A sends B `count` texts, "{prefix} 0", "{prefix} 1", …, in order.
+async fn send_numbered(pair: &Pair, prefix: &str, count: usize) {
+    let mut messages = pair.messages();
+    for i in 0..count {
+        send(
+            &mut messages,
+            &pair.a,
+            text(PHONE_B, &format!("{prefix} {i}")),
+        )
+        .await
+        .expect("send");
+    }
+}
+
 /// Lets the supervisor (1 s period) start the session's dispatcher.
 async fn let_dispatcher_start() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -236,15 +250,7 @@ async fn a_receiver_down_then_up_gets_everything_in_order_and_4xx_is_not_retried
         enable_webhook(&pair, &pair.a, &receiver.url, &["message.sent"]).await;
         let_dispatcher_start().await;
         let mut messages = pair.messages();
-        for i in 0..5 {
-            send(
-                &mut messages,
-                &pair.a,
-                text(PHONE_B, &format!("ordered {i}")),
-            )
-            .await
-            .unwrap();
-        }
+        send_numbered(&pair, "ordered", 5).await;
         let got = receiver
             .wait_for("five message.sent webhooks", |r| {
                 r.iter()
@@ -529,16 +535,7 @@ async fn a_hanging_endpoint_times_out_without_delaying_other_sessions() {
     enable_webhook(&pair, &pair.b, &receiver.url, &["messages.received"]).await;
     let_dispatcher_start().await;
 
-    let mut messages = pair.messages();
-    for i in 0..3 {
-        send(
-            &mut messages,
-            &pair.a,
-            text(PHONE_B, &format!("while A hangs {i}")),
-        )
-        .await
-        .unwrap();
-    }
+    send_numbered(&pair, "while A hangs", 3).await;
     let got = receiver
         .wait_for("B's three messages", |r| r.len() >= 3)
         .await;

@@ -59,17 +59,10 @@ pub async fn record_message(
         } else {
             Status::Received
         },
-        error: None,
-        attempt_count: 0,
-        next_attempt_at: 0,
         create_time: now,
         send_time: Some(ms(message.timestamp)),
-        deliver_time: None,
-        read_time: None,
-        play_time: None,
-        edit_time: None,
-        delete_time: None,
         update_time: now,
+        ..MessageRecord::default()
     };
     let stored = MessageRecord {
         body: if log_content {

@@ -140,7 +140,7 @@ pub fn seed_status_number(status: Status) -> i32 {
 }
 
 /// A stored message.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct MessageRecord {
     pub id: i64,
     pub session_id: SessionId,

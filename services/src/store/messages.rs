@@ -243,26 +243,14 @@ impl NewOutbound {
             direction: Direction::Outbound,
             chat: self.chat.clone(),
             sender,
-            sender_pn: String::new(),
-            sender_lid: String::new(),
-            push_name: String::new(),
-            whatsapp_id: String::new(),
             kind: self.kind.clone(),
             body: self.body.clone(),
             payload: Some(self.payload.clone()),
-            media_ref: String::new(),
             status: Status::Queued,
-            error: None,
-            attempt_count: 0,
-            next_attempt_at: 0,
             create_time: now,
-            send_time: None,
-            deliver_time: None,
-            read_time: None,
-            play_time: None,
-            edit_time: None,
-            delete_time: None,
             update_time: now,
+            // Columns the insert leaves at their defaults.
+            ..MessageRecord::default()
         }
     }
 }

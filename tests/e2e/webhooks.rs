@@ -175,6 +175,23 @@ async fn start_pair(backend: wagate_tests::Backend) -> Pair {
     .await
 }
 
+/// A session's webhook deliveries matching `filter` (the first page).
+async fn list_deliveries(
+    mut events: EventServiceClient<tonic::transport::Channel>,
+    parent: String,
+    filter: &str,
+) -> pb::ListWebhookDeliveriesResponse {
+    events
+        .list_webhook_deliveries(admin(pb::ListWebhookDeliveriesRequest {
+            parent,
+            filter: filter.into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("list webhook deliveries")
+        .into_inner()
+}
+
 /// A sends B `count` texts, "{prefix} 0", "{prefix} 1", …, in order.
 async fn send_numbered(pair: &Pair, prefix: &str, count: usize) {
     let mut messages = pair.messages();
@@ -284,17 +301,10 @@ async fn a_receiver_down_then_up_gets_everything_in_order_and_4xx_is_not_retried
 
         let mut events = EventServiceClient::new(pair.server.channel());
         let deliveries = eventually("the deliveries to settle", Duration::from_secs(10), || {
-            let mut events = events.clone();
+            let events = events.clone();
             let parent = pair.a.clone();
             async move {
-                let list = events
-                    .list_webhook_deliveries(admin(pb::ListWebhookDeliveriesRequest {
-                        parent,
-                        ..Default::default()
-                    }))
-                    .await
-                    .unwrap()
-                    .into_inner();
+                let list = list_deliveries(events, parent, "").await;
                 (list.webhook_deliveries.len() == 5
                     && list
                         .webhook_deliveries
@@ -318,18 +328,11 @@ async fn a_receiver_down_then_up_gets_everything_in_order_and_4xx_is_not_retried
             "the 400 to fail the delivery",
             Duration::from_secs(10),
             || {
-                let mut events = events.clone();
+                let events = events.clone();
                 let parent = pair.a.clone();
                 async move {
-                    events
-                        .list_webhook_deliveries(admin(pb::ListWebhookDeliveriesRequest {
-                            parent,
-                            filter: "state = FAILED".into(),
-                            ..Default::default()
-                        }))
+                    list_deliveries(events, parent, "state = FAILED")
                         .await
-                        .unwrap()
-                        .into_inner()
                         .webhook_deliveries
                         .into_iter()
                         .next()
@@ -556,17 +559,10 @@ async fn a_hanging_endpoint_times_out_without_delaying_other_sessions() {
     // A's first delivery is still open, its attempts ended by the timeout.
     let events = EventServiceClient::new(pair.server.channel());
     let stuck = eventually("A's attempts to time out", Duration::from_secs(10), || {
-        let mut events = events.clone();
+        let events = events.clone();
         let parent = pair.a.clone();
         async move {
-            let list = events
-                .list_webhook_deliveries(admin(pb::ListWebhookDeliveriesRequest {
-                    parent,
-                    ..Default::default()
-                }))
-                .await
-                .unwrap()
-                .into_inner();
+            let list = list_deliveries(events, parent, "").await;
             list.webhook_deliveries
                 .into_iter()
                 .find(|d| d.attempt_count >= 2)

@@ -313,24 +313,10 @@ pub async fn whatsapp_sessions(options: WhatsappOptions) -> anyhow::Result<()> {
     let sqlite = measure_whatsapp(&base.join("sqlite"), options.sessions, None).await?;
     rows.push(("SQLite (one file per session)", sqlite));
     if let Some(admin_url) = &options.postgres_url {
-        use sqlx::Connection as _;
-        let name = format!("wagate_bench_{}", std::process::id());
-        let mut admin = sqlx::PgConnection::connect(admin_url)
-            .await
-            .context("connect to --postgres-url")?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await?;
-        let (base_url, _) = admin_url
-            .rsplit_once('/')
-            .context("--postgres-url needs a database path")?;
+        let (base_url, name) = scratch_database(admin_url, "wa").await?;
         let url = format!("{base_url}/{name}");
         let result = measure_whatsapp(&base.join("postgres"), options.sessions, Some(&url)).await;
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await;
+        drop_database(admin_url, &name).await;
         rows.push(("PostgreSQL (shared tables)", result?));
     }
     let _ = std::fs::remove_dir_all(&base);

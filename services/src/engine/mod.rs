@@ -2,6 +2,7 @@
 //! `sim` (the simulated network) now; `whatsapp` (whatsapp-rust) next. Nothing
 //! here names either implementation's types.
 
+pub mod directory;
 pub mod messaging;
 pub mod sim;
 pub mod whatsapp;
@@ -11,12 +12,13 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
+pub use self::directory::{DirectoryEvent, GroupSetting, JoinedGroup, ParticipantChange, Picture};
 pub use self::messaging::{
     InboundMessage, MediaBlob, MessageChange, OutgoingMessage, Quoted, ReceiptKind, SendLookup,
 };
 use crate::error::{Error, Result};
 use crate::session::model::{LinkedUser, SessionId};
-use wagate_proto::v1::{MessageKey, PresenceState};
+use wagate_proto::v1::{self as pb, MessageKey, PresenceState};
 
 /// What happens on a session's connection, reported by the engine in order.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,6 +80,8 @@ pub enum EngineEvent {
         change: MessageChange,
         timestamp: SystemTime,
     },
+    /// Contacts or groups changed (see [`DirectoryEvent`]).
+    Directory(DirectoryEvent),
 }
 
 impl EngineEvent {
@@ -193,6 +197,99 @@ pub trait Connection: Send + Sync {
     /// Closes the connection, keeping credentials, and waits until the engine's
     /// work for it has stopped: no event is sent after this returns.
     async fn close(&self);
+
+    // Contacts. JIDs are normalized user JIDs (`<digits>@s.whatsapp.net`)
+    // or LIDs (`<id>@lid`), without device suffix.
+
+    /// Whether phone numbers (E.164 digits, no `+`) are on WhatsApp, in the
+    /// order asked; `phone_number` of each result is the input.
+    async fn check_numbers(&self, _digits: &[String]) -> Result<Vec<pb::PhoneNumberCheck>> {
+        Err(unsupported("check numbers on WhatsApp"))
+    }
+
+    /// A user's profile picture; `None` when there is none or it is hidden.
+    async fn profile_picture(&self, _jid: &str, _preview: bool) -> Result<Option<Picture>> {
+        Err(unsupported("fetch profile pictures"))
+    }
+
+    /// Blocks or unblocks a user.
+    async fn set_blocked(&self, _jid: &str, _blocked: bool) -> Result<()> {
+        Err(unsupported("block contacts"))
+    }
+
+    /// Saves a contact's names in the account's address book (app state).
+    async fn save_contact(
+        &self,
+        _jid: &str,
+        _full_name: &str,
+        _first_name: &str,
+        _save_on_primary_address_book: bool,
+    ) -> Result<()> {
+        Err(unsupported("save contacts"))
+    }
+
+    // Groups. `group` arguments are group JIDs (`<id>@g.us`); participant
+    // arguments are user JIDs or LIDs.
+
+    /// Creates a group with the account as super admin; returns it complete.
+    async fn create_group(&self, _subject: &str, _participants: &[String]) -> Result<pb::Group> {
+        Err(unsupported("create groups"))
+    }
+
+    /// A group's metadata with participants, asked of WhatsApp.
+    async fn group_info(&self, _group: &str) -> Result<pb::Group> {
+        Err(unsupported("query groups"))
+    }
+
+    /// Every group the account is a member of, with participants.
+    async fn joined_groups(&self) -> Result<Vec<pb::Group>> {
+        Err(unsupported("list groups"))
+    }
+
+    /// Adds, removes, promotes or demotes members; one result per input.
+    async fn change_participants(
+        &self,
+        _group: &str,
+        _change: ParticipantChange,
+        _participants: &[String],
+    ) -> Result<Vec<pb::ParticipantResult>> {
+        Err(unsupported("change group participants"))
+    }
+
+    /// Changes one group setting.
+    async fn update_group(&self, _group: &str, _setting: &GroupSetting) -> Result<()> {
+        Err(unsupported("change group settings"))
+    }
+
+    /// A group's picture; `None` when it has none.
+    async fn group_picture(&self, _group: &str, _preview: bool) -> Result<Option<Picture>> {
+        Err(unsupported("fetch group pictures"))
+    }
+
+    /// The group's invite code (revoked and replaced first with `reset`).
+    async fn invite_code(&self, _group: &str, _reset: bool) -> Result<String> {
+        Err(unsupported("get invite links"))
+    }
+
+    /// Previews the group an invite code leads to.
+    async fn invite_info(&self, _code: &str) -> Result<pb::Group> {
+        Err(unsupported("preview invites"))
+    }
+
+    /// Joins a group with an invite code.
+    async fn join_group(&self, _code: &str) -> Result<JoinedGroup> {
+        Err(unsupported("join groups"))
+    }
+
+    /// Leaves a group.
+    async fn leave_group(&self, _group: &str) -> Result<()> {
+        Err(unsupported("leave groups"))
+    }
+}
+
+/// The error of an operation an engine does not offer.
+fn unsupported(what: &str) -> Error {
+    Error::unimplemented(format!("this engine cannot {what} yet"))
 }
 
 /// The error of an engine operation that needs a live, logged-in connection.

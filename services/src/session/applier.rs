@@ -273,6 +273,10 @@ impl EventApplier {
                         .await;
                 }
             }
+            EngineEvent::Directory(change) => {
+                let drafts = crate::contact::directory::record(&self.store, id, change).await?;
+                self.emit(drafts).await;
+            }
             EngineEvent::LoggedOut { reason } => {
                 self.store.set_auto_connect(id, false).await?;
                 self.store.set_user(id, None).await?;

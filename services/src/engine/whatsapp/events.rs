@@ -7,9 +7,12 @@ use wagate_proto::v1::PresenceState;
 use whatsapp_rust::Jid;
 use whatsapp_rust::types::events::{ConnectFailureReason, Event};
 use whatsapp_rust::types::presence::{ChatPresence, ChatPresenceMedia};
+use whatsapp_rust::wacore_binary::JidExt;
 
+use super::directory::{self, Me};
+use super::groups;
 use super::messaging::inbound::{message_event, receipt_event};
-use crate::engine::EngineEvent;
+use crate::engine::{DirectoryEvent, EngineEvent};
 use crate::session::model::LinkedUser;
 
 /// What one library event means for the session.
@@ -223,7 +226,31 @@ pub fn map(event: &Event, me: impl FnOnce() -> Option<LinkedUser>, now: SystemTi
             },
             last_seen: update.last_seen.map(SystemTime::from),
         }),
+        Event::GroupUpdate(update) => {
+            let me = me().map(|user| Me::from_linked(&user)).unwrap_or_default();
+            directory_event(groups::group_event(update, &me))
+        }
+        Event::PictureUpdate(update) if update.jid.is_group() => {
+            directory_event(Some(groups::group_picture_event(update)))
+        }
+        Event::PictureUpdate(update) => {
+            directory_event(Some(directory::contact_picture_event(update)))
+        }
+        Event::PushNameUpdate(update) => directory_event(Some(directory::push_name_event(update))),
+        Event::ContactUpdate(update) => {
+            directory_event(Some(directory::contact_action_event(update)))
+        }
+        Event::UserAboutUpdate(update) => directory_event(Some(directory::about_event(update))),
+        Event::BusinessStatusUpdate(update) => directory_event(directory::business_event(update)),
+        Event::Notification(node) => directory_event(directory::blocklist_event(node.get())),
         _ => Mapped::Ignore,
+    }
+}
+
+fn directory_event(event: Option<DirectoryEvent>) -> Mapped {
+    match event {
+        Some(event) => Mapped::Report(EngineEvent::Directory(event)),
+        None => Mapped::Ignore,
     }
 }
 

@@ -6,7 +6,9 @@
 //! in PostgreSQL tables ([`pg::PgBackend`]) so a session can move replicas.
 
 pub mod conformance;
+pub mod directory;
 pub mod events;
+pub mod groups;
 pub mod messaging;
 pub mod pg;
 pub mod proxy;
@@ -31,11 +33,12 @@ use whatsapp_rust::wacore::store::DevicePropsOverride;
 use self::events::{Mapped, Terminal, linked_user};
 use self::proxy::{ProxyConfig, WaTransportFactory};
 use crate::engine::{
-    Connection, Engine, EngineEvent, MediaBlob, OpenOptions, OutgoingMessage, PairCode, Resources,
+    Connection, Engine, EngineEvent, GroupSetting, JoinedGroup, MediaBlob, OpenOptions,
+    OutgoingMessage, PairCode, ParticipantChange, Picture, Resources,
 };
 use crate::error::{Code, Error, Reason, Result};
 use crate::session::model::{LinkedUser, SessionId};
-use wagate_proto::v1::{MessageKey, PresenceState};
+use wagate_proto::v1::{self as pb, MessageKey, PresenceState};
 
 /// How long a stopping client may take to flush before we stop waiting.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -467,6 +470,80 @@ impl Connection for WaConnection {
 
     async fn download_media(&self, media_ref: &str) -> Result<MediaBlob> {
         messaging::download_media(&self.client, media_ref).await
+    }
+
+    async fn check_numbers(&self, digits: &[String]) -> Result<Vec<pb::PhoneNumberCheck>> {
+        directory::check_numbers(&self.client, digits).await
+    }
+
+    async fn profile_picture(&self, jid: &str, preview: bool) -> Result<Option<Picture>> {
+        directory::profile_picture(&self.client, jid, preview).await
+    }
+
+    async fn set_blocked(&self, jid: &str, blocked: bool) -> Result<()> {
+        directory::set_blocked(&self.client, jid, blocked).await
+    }
+
+    async fn save_contact(
+        &self,
+        jid: &str,
+        full_name: &str,
+        first_name: &str,
+        save_on_primary_address_book: bool,
+    ) -> Result<()> {
+        directory::save_contact(
+            &self.client,
+            jid,
+            full_name,
+            first_name,
+            save_on_primary_address_book,
+        )
+        .await
+    }
+
+    async fn create_group(&self, subject: &str, participants: &[String]) -> Result<pb::Group> {
+        groups::create_group(&self.client, subject, participants).await
+    }
+
+    async fn group_info(&self, group: &str) -> Result<pb::Group> {
+        groups::group_info(&self.client, group).await
+    }
+
+    async fn joined_groups(&self) -> Result<Vec<pb::Group>> {
+        groups::joined_groups(&self.client).await
+    }
+
+    async fn change_participants(
+        &self,
+        group: &str,
+        change: ParticipantChange,
+        participants: &[String],
+    ) -> Result<Vec<pb::ParticipantResult>> {
+        groups::change_participants(&self.client, group, change, participants).await
+    }
+
+    async fn update_group(&self, group: &str, setting: &GroupSetting) -> Result<()> {
+        groups::update_group(&self.client, group, setting).await
+    }
+
+    async fn group_picture(&self, group: &str, preview: bool) -> Result<Option<Picture>> {
+        groups::group_picture(&self.client, group, preview).await
+    }
+
+    async fn invite_code(&self, group: &str, reset: bool) -> Result<String> {
+        groups::invite_code(&self.client, group, reset).await
+    }
+
+    async fn invite_info(&self, code: &str) -> Result<pb::Group> {
+        groups::invite_info(&self.client, code).await
+    }
+
+    async fn join_group(&self, code: &str) -> Result<JoinedGroup> {
+        groups::join_group(&self.client, code).await
+    }
+
+    async fn leave_group(&self, group: &str) -> Result<()> {
+        groups::leave_group(&self.client, group).await
     }
 
     async fn close(&self) {

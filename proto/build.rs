@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .boxed(".wagate.simnet.v1.AttachResponse.event.paired")
         .boxed(".wagate.simnet.v1.AttachResponse.event.connected")
         .boxed(".wagate.simnet.v1.AttachResponse.event.message")
+        .boxed(".wagate.simnet.v1.AttachResponse.event.directory")
         .file_descriptor_set_path(out_dir.join("wagate_descriptor.bin"))
         .compile_protos(
             &files,

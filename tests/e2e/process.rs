@@ -328,3 +328,140 @@ async fn configuration_errors_exit_with_a_clear_message() {
         assert!(stderr.contains(expected), "{var}={value}: {stderr}");
     }
 }
+
+/// A device of `phone` linked through the remote simulator's network by QR:
+/// its credentials and its open connection.
+async fn remote_device(
+    network: &wagate::engine::sim::remote::RemoteNetwork,
+    simulator: &mut SimulatorServiceClient<tonic::transport::Channel>,
+    phone: &str,
+) -> (
+    wagate_proto::wagate::simnet::v1::DeviceCredentials,
+    wagate::engine::sim::AttachStream,
+) {
+    use wagate::engine::sim::SimNetwork;
+    use wagate_proto::wagate::simnet::v1::attach_response::Event;
+    let mut stream = network.attach(None).await.unwrap();
+    let mut credentials = None;
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("a linking event")
+            .expect("an open stream")
+            .event;
+        match event {
+            Some(Event::QrCode(qr)) => {
+                simulator
+                    .scan_qr(authed(
+                        "simulator-secret-token",
+                        pb::ScanQrRequest {
+                            qr_code: qr.code,
+                            phone_number: phone.into(),
+                        },
+                    ))
+                    .await
+                    .unwrap();
+            }
+            Some(Event::Paired(paired)) => credentials = paired.credentials,
+            Some(Event::Connected(_)) => return (credentials.expect("paired first"), stream),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn groups_work_through_a_separate_simulator_process() {
+    use wagate::engine::sim::SimNetwork;
+    use wagate::engine::sim::remote::RemoteNetwork;
+    use wagate::error::{Code, Reason};
+    use wagate_proto::wagate::simnet::v1 as simnet;
+    use wagate_proto::wagate::simnet::v1::attach_response::Event;
+    use wagate_proto::wagate::simnet::v1::query_request::Query;
+    use wagate_proto::wagate::simnet::v1::query_response::Result as Answer;
+
+    let dir = TempDir::new("remote-sim-groups");
+    let sim_env = HashMap::from([
+        (
+            "WAGATE_SIMULATOR_ADDR".to_string(),
+            "127.0.0.1:0".to_string(),
+        ),
+        ("WAGATE_DATA_DIR".into(), dir.path().display().to_string()),
+        (
+            "WAGATE_SIMULATOR_TOKEN".into(),
+            "simulator-secret-token".into(),
+        ),
+    ]);
+    let mut sim =
+        ProcessServer::spawn(WAGATE_BIN, &["simulator"], &sim_env, "simulator listening").await;
+    let network = RemoteNetwork::new(
+        &format!("http://{}", sim.addr),
+        Some("simulator-secret-token".into()),
+    )
+    .unwrap();
+    let mut simulator = SimulatorServiceClient::new(connect(sim.addr).await);
+    let (alice_credentials, mut alice) =
+        remote_device(&network, &mut simulator, "+14155550121").await;
+    let (bob_credentials, mut bob) = remote_device(&network, &mut simulator, "+14155550122").await;
+
+    let answer = network
+        .query(simnet::QueryRequest {
+            credentials: Some(alice_credentials.clone()),
+            query: Some(Query::CreateGroup(simnet::CreateGroup {
+                subject: "Remote team".into(),
+                participants: vec!["14155550122@s.whatsapp.net".into()],
+            })),
+        })
+        .await
+        .unwrap()
+        .result;
+    let Some(Answer::Group(group)) = answer else {
+        panic!("expected a group, got {answer:?}");
+    };
+    assert_eq!(group.subject, "Remote team");
+    assert_eq!(group.participants.len(), 2);
+    assert_eq!(group.self_role, pb::GroupParticipantRole::Superadmin as i32);
+
+    // Both accounts' devices are told, over the remote link, each with its own role.
+    for (stream, role) in [
+        (&mut alice, pb::GroupParticipantRole::Superadmin),
+        (&mut bob, pb::GroupParticipantRole::Member),
+    ] {
+        let notification = loop {
+            let event = tokio::time::timeout(Duration::from_secs(10), stream.next())
+                .await
+                .expect("a notification")
+                .expect("an open stream")
+                .event;
+            if let Some(Event::Directory(n)) = event {
+                break n;
+            }
+        };
+        match notification.change {
+            Some(simnet::notification::Change::Groups(payload)) => {
+                assert_eq!(payload.groups[0].jid, group.jid);
+                assert_eq!(payload.groups[0].self_role, role as i32);
+                assert_eq!(payload.author, "14155550121@s.whatsapp.net");
+            }
+            other => panic!("expected a groups upsert, got {other:?}"),
+        }
+    }
+
+    // Errors keep their code and reason across the link.
+    let err = network
+        .query(simnet::QueryRequest {
+            credentials: Some(bob_credentials),
+            query: Some(Query::ChangeParticipants(simnet::ChangeParticipants {
+                group: group.jid.clone(),
+                action: pb::ParticipantChangeType::Remove as i32,
+                participants: vec!["14155550121@s.whatsapp.net".into()],
+            })),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.reason),
+        (Code::PermissionDenied, Reason::NotGroupAdmin)
+    );
+    drop((alice, bob));
+    terminate(&mut sim).await;
+}

@@ -44,6 +44,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0005_lookup_indexes.sql"),
         postgres: include_str!("../../../migrations/postgres/0005_lookup_indexes.sql"),
     },
+    Migration {
+        version: 6,
+        description: "sim directory",
+        sqlite: include_str!("../../../migrations/sqlite/0006_sim_directory.sql"),
+        postgres: include_str!("../../../migrations/postgres/0006_sim_directory.sql"),
+    },
 ];
 
 /// Arbitrary constant naming our advisory lock, so replicas starting together

@@ -10,6 +10,7 @@ mod migrate;
 mod query;
 mod sessions;
 mod sim;
+mod sim_directory;
 mod webhooks;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ pub use media::NewMedia;
 pub use messages::{FilterValue, MessageQuery, NewOutbound, Queued};
 pub use sessions::StatusChange;
 pub use sim::{SimAccountRow, SimDeliveryRow, SimDeviceRow};
+pub use sim_directory::SimSavedContact;
 pub use webhooks::{AttemptOutcome, AttemptRow, DeliveryRow, RecordedAttempt};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -94,16 +94,18 @@ impl Store {
         Ok(())
     }
 
-    /// Records a message the network accepted; `None` when the sender's
-    /// account already sent this id (the first time is returned instead).
+    /// Records a message the network accepted (empty `recipient_jid`) or its
+    /// copy to one group member; `None` when the sender's account already
+    /// recorded this id for that recipient (nothing must be delivered again).
     pub async fn insert_sim_delivery(&self, delivery: &SimDeliveryRow) -> Result<Option<i64>> {
         let row = sqlx::query(
-            "INSERT INTO sim_deliveries (message_id, from_jid, to_jid, summary, deliver_time) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (from_jid, message_id) DO NOTHING RETURNING sequence",
+            "INSERT INTO sim_deliveries (message_id, from_jid, to_jid, recipient_jid, summary, deliver_time) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (from_jid, message_id, recipient_jid) DO NOTHING RETURNING sequence",
         )
         .bind(&delivery.message_id)
         .bind(&delivery.from_jid)
         .bind(&delivery.to_jid)
+        .bind(&delivery.recipient_jid)
         .bind(&delivery.summary)
         .bind(delivery.deliver_time)
         .fetch_optional(&self.writer)
@@ -118,8 +120,8 @@ impl Store {
         message_id: &str,
     ) -> Result<Option<SimDeliveryRow>> {
         let row = sqlx::query(
-            "SELECT sequence, message_id, from_jid, to_jid, summary, deliver_time FROM sim_deliveries \
-             WHERE from_jid = $1 AND message_id = $2",
+            "SELECT sequence, message_id, from_jid, to_jid, recipient_jid, summary, deliver_time FROM sim_deliveries \
+             WHERE from_jid = $1 AND message_id = $2 AND recipient_jid = ''",
         )
         .bind(from_jid)
         .bind(message_id)
@@ -128,15 +130,17 @@ impl Store {
         Ok(row.as_ref().map(delivery_row).transpose()?)
     }
 
-    /// Who sent `message_id` to `to_jid` (for routing receipts back).
+    /// Who sent `message_id` to `to_jid`, directly or as a member of a group
+    /// (for routing receipts back; `to_jid` of a group copy is the group).
     pub async fn sim_delivery_to(
         &self,
         to_jid: &str,
         message_id: &str,
     ) -> Result<Option<SimDeliveryRow>> {
         let row = sqlx::query(
-            "SELECT sequence, message_id, from_jid, to_jid, summary, deliver_time FROM sim_deliveries \
-             WHERE to_jid = $1 AND message_id = $2 ORDER BY sequence LIMIT 1",
+            "SELECT sequence, message_id, from_jid, to_jid, recipient_jid, summary, deliver_time FROM sim_deliveries \
+             WHERE message_id = $2 AND ((to_jid = $1 AND recipient_jid = '') OR recipient_jid = $1) \
+             ORDER BY sequence LIMIT 1",
         )
         .bind(to_jid)
         .bind(message_id)
@@ -153,7 +157,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<SimDeliveryRow>> {
         let rows = sqlx::query(
-            "SELECT sequence, message_id, from_jid, to_jid, summary, deliver_time FROM sim_deliveries \
+            "SELECT sequence, message_id, from_jid, to_jid, recipient_jid, summary, deliver_time FROM sim_deliveries \
              WHERE sequence > $1 AND ($2 = '' OR from_jid = $2) ORDER BY sequence LIMIT $3",
         )
         .bind(after_sequence)
@@ -232,6 +236,10 @@ pub struct SimDeliveryRow {
     pub message_id: String,
     pub from_jid: String,
     pub to_jid: String,
+    /// For a group message: the member this copy went to; empty for the
+    /// acceptance record (and for personal chats, where `to_jid` is the
+    /// recipient).
+    pub recipient_jid: String,
     pub summary: String,
     pub deliver_time: i64,
 }
@@ -242,6 +250,7 @@ fn delivery_row(r: &sqlx::any::AnyRow) -> Result<SimDeliveryRow, sqlx::Error> {
         message_id: r.try_get("message_id")?,
         from_jid: r.try_get("from_jid")?,
         to_jid: r.try_get("to_jid")?,
+        recipient_jid: r.try_get("recipient_jid")?,
         summary: r.try_get("summary")?,
         deliver_time: r.try_get("deliver_time")?,
     })

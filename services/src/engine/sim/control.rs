@@ -289,6 +289,7 @@ impl SimulatorService for ControlService {
                     message_id: row.message_id,
                     from_jid: row.from_jid,
                     to_jid: row.to_jid,
+                    recipient_jid: row.recipient_jid,
                     summary: row.summary,
                     deliver_time: Some(timestamp(row.deliver_time)),
                 })

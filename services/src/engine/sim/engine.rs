@@ -13,8 +13,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wagate_proto::wagate::simnet::v1 as pb;
+use wagate_proto::wagate::simnet::v1::query_request::Query;
 
-use super::SimNetwork;
+use super::{SimNetwork, directory};
+use crate::engine::directory::{GroupSetting, JoinedGroup, ParticipantChange, Picture};
 use crate::engine::{
     Connection, Engine, EngineEvent, InboundMessage, MediaBlob, MessageChange, OpenOptions,
     OutgoingMessage, PairCode, ReceiptKind, SendLookup, not_connected,
@@ -131,7 +133,20 @@ struct SimConnection {
 /// Media content in a network message points at the network's media store.
 const MEDIA_URI_PREFIX: &str = "simnet-media:";
 
+fn picture(jid: &str, preview: bool) -> Query {
+    Query::GetPicture(pb::GetPicture {
+        jid: jid.to_owned(),
+        preview,
+    })
+}
+
 impl SimConnection {
+    /// Asks the network a contact or group query as this device.
+    async fn query(&self, what: &str, query: Query) -> Result<pb::query_response::Result> {
+        let credentials = self.credentials(what)?;
+        directory::query(self.network.as_ref(), credentials, query).await
+    }
+
     fn credentials(&self, what: &str) -> Result<pb::DeviceCredentials> {
         self.online
             .lock()
@@ -323,6 +338,114 @@ impl Connection for SimConnection {
         })
     }
 
+    async fn check_numbers(&self, digits: &[String]) -> Result<Vec<api::PhoneNumberCheck>> {
+        let query = Query::CheckNumbers(pb::CheckNumbers {
+            phone_numbers: digits.to_vec(),
+        });
+        directory::expect_checks(self.query("check numbers on WhatsApp", query).await?)
+    }
+
+    async fn profile_picture(&self, jid: &str, preview: bool) -> Result<Option<Picture>> {
+        directory::expect_picture(
+            self.query("fetch profile pictures", picture(jid, preview))
+                .await?,
+        )
+    }
+
+    async fn set_blocked(&self, jid: &str, blocked: bool) -> Result<()> {
+        let query = Query::SetBlocked(pb::SetBlocked {
+            jid: jid.to_owned(),
+            blocked,
+        });
+        directory::expect_done(self.query("block contacts", query).await?)
+    }
+
+    async fn save_contact(
+        &self,
+        jid: &str,
+        full_name: &str,
+        first_name: &str,
+        _save_on_primary_address_book: bool,
+    ) -> Result<()> {
+        let query = Query::SaveContact(pb::SaveContact {
+            jid: jid.to_owned(),
+            full_name: full_name.to_owned(),
+            first_name: first_name.to_owned(),
+        });
+        directory::expect_done(self.query("save contacts", query).await?)
+    }
+
+    async fn create_group(&self, subject: &str, participants: &[String]) -> Result<api::Group> {
+        let query = Query::CreateGroup(pb::CreateGroup {
+            subject: subject.to_owned(),
+            participants: participants.to_vec(),
+        });
+        directory::expect_group(self.query("create groups", query).await?)
+    }
+
+    async fn group_info(&self, group: &str) -> Result<api::Group> {
+        let query = Query::GetGroup(pb::GetGroup {
+            jid: group.to_owned(),
+        });
+        directory::expect_group(self.query("query groups", query).await?)
+    }
+
+    async fn joined_groups(&self) -> Result<Vec<api::Group>> {
+        let query = Query::ListGroups(pb::ListGroups {});
+        directory::expect_groups(self.query("list groups", query).await?)
+    }
+
+    async fn change_participants(
+        &self,
+        group: &str,
+        change: ParticipantChange,
+        participants: &[String],
+    ) -> Result<Vec<api::ParticipantResult>> {
+        let query = directory::change_query(group, change, participants);
+        directory::expect_results(self.query("change group participants", query).await?)
+    }
+
+    async fn update_group(&self, group: &str, setting: &GroupSetting) -> Result<()> {
+        let query = directory::update_query(group, setting);
+        directory::expect_done(self.query("change group settings", query).await?)
+    }
+
+    async fn group_picture(&self, group: &str, preview: bool) -> Result<Option<Picture>> {
+        directory::expect_picture(
+            self.query("fetch group pictures", picture(group, preview))
+                .await?,
+        )
+    }
+
+    async fn invite_code(&self, group: &str, reset: bool) -> Result<String> {
+        let query = Query::GetInviteCode(pb::GetInviteCode {
+            group: group.to_owned(),
+            reset,
+        });
+        directory::expect_invite_code(self.query("get invite links", query).await?)
+    }
+
+    async fn invite_info(&self, code: &str) -> Result<api::Group> {
+        let query = Query::GetInviteInfo(pb::GetInviteInfo {
+            code: code.to_owned(),
+        });
+        directory::expect_group(self.query("preview invites", query).await?)
+    }
+
+    async fn join_group(&self, code: &str) -> Result<JoinedGroup> {
+        let query = Query::JoinGroup(pb::JoinGroup {
+            code: code.to_owned(),
+        });
+        directory::expect_joined(self.query("join groups", query).await?)
+    }
+
+    async fn leave_group(&self, group: &str) -> Result<()> {
+        let query = Query::LeaveGroup(pb::LeaveGroup {
+            group: group.to_owned(),
+        });
+        directory::expect_done(self.query("leave groups", query).await?)
+    }
+
     async fn close(&self) {
         self.cancel.cancel();
         if let Some(task) = self.task.lock().await.take() {
@@ -489,6 +612,10 @@ impl DeviceTask {
                 }
                 E::Message(message) => inbound_event(*message),
                 E::Receipt(receipt) => receipt_event(receipt),
+                E::Directory(notification) => match super::directory::event(*notification) {
+                    Some(event) => event,
+                    None => continue,
+                },
                 E::Presence(presence) => EngineEvent::Presence {
                     chat: presence.chat,
                     participant: presence.from,

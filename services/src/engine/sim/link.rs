@@ -142,4 +142,13 @@ impl SimNetworkService for LinkService {
             mime_type,
         }))
     }
+
+    async fn query(
+        &self,
+        request: Request<pb::QueryRequest>,
+    ) -> Result<Response<pb::QueryResponse>, Status> {
+        self.gate.check(bearer(request.metadata())).await?;
+        let response = self.network.device_query(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
 }

@@ -3,6 +3,7 @@
 //! reached over gRPC ([`remote::RemoteNetwork`]); the engine does not know which.
 
 pub mod control;
+mod directory;
 pub mod engine;
 pub mod link;
 pub mod network;
@@ -54,6 +55,9 @@ pub trait SimNetwork: Send + Sync + 'static {
         credentials: &pb::DeviceCredentials,
         handle: &str,
     ) -> Result<(Vec<u8>, String)>;
+    /// A contact or group query of the device's account (number checks,
+    /// pictures, blocking, address book, group operations).
+    async fn query(&self, request: pb::QueryRequest) -> Result<pb::QueryResponse>;
 }
 
 /// Who may call the simulator's services.

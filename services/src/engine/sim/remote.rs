@@ -180,4 +180,14 @@ impl SimNetwork for RemoteNetwork {
             .into_inner();
         Ok((response.content, response.mime_type))
     }
+
+    async fn query(&self, request: pb::QueryRequest) -> Result<pb::QueryResponse> {
+        Ok(self
+            .client
+            .clone()
+            .query(self.request(request))
+            .await
+            .map_err(|s| status_to_error(&s))?
+            .into_inner())
+    }
 }

@@ -35,26 +35,34 @@ pub enum FaultKind {
 }
 
 /// Who is sending: an account, and the device (when a linked device sends).
-struct Sender {
-    digits: String,
-    device_jid: Option<String>,
+pub(super) struct Sender {
+    pub digits: String,
+    pub device_jid: Option<String>,
+}
+
+/// Where a message goes.
+enum Target {
+    /// A personal chat with this account.
+    Peer(Peer),
+    /// A group: its other members (digits).
+    Group(Vec<String>),
 }
 
 /// The other party of a personal chat.
-struct Peer {
-    digits: String,
+pub(super) struct Peer {
+    pub digits: String,
 }
 
-fn timestamp(time: SystemTime) -> prost_types::Timestamp {
+pub(super) fn timestamp(time: SystemTime) -> prost_types::Timestamp {
     prost_types::Timestamp::from(time)
 }
 
-fn ms_to_time(ms: i64) -> SystemTime {
+pub(super) fn ms_to_time(ms: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
 }
 
 /// A one-line description of a message for the delivery record.
-fn summary(request: &pb::SendMessageRequest) -> String {
+pub(super) fn summary(request: &pb::SendMessageRequest) -> String {
     if !request.revoke_of.is_empty() {
         return format!("revoke: {}", request.revoke_of);
     }
@@ -82,7 +90,7 @@ fn summary(request: &pb::SendMessageRequest) -> String {
 }
 
 impl State {
-    fn device_account(&self, credentials: &pb::DeviceCredentials) -> Result<String> {
+    pub(super) fn device_account(&self, credentials: &pb::DeviceCredentials) -> Result<String> {
         self.devices
             .get(&credentials.device_jid)
             .filter(|d| constant_time_eq(&d.secret_hash, &hash_hex(&credentials.secret)))
@@ -96,7 +104,7 @@ impl State {
     }
 
     /// The account a user JID, LID or phone number names.
-    fn peer(&self, jid: &str) -> Result<Peer> {
+    pub(super) fn peer(&self, jid: &str) -> Result<Peer> {
         let (user, server) = jid.split_once('@').unwrap_or((jid, "s.whatsapp.net"));
         let digits = match server {
             "s.whatsapp.net" | "c.us" => {
@@ -206,7 +214,18 @@ impl Network {
                     Error::not_found(format!("+{} is not registered", sender.digits))
                 })?;
             let faults = state.take_faults(&sender.digits);
-            (faults, state.peer(&request.chat), account)
+            let peer = if request.chat.ends_with("@g.us") {
+                None
+            } else {
+                Some(state.peer(&request.chat).map(Target::Peer))
+            };
+            (faults, peer, account)
+        };
+        let target = match peer {
+            Some(peer) => peer,
+            None => self
+                .group_recipients(&sender.digits, &request.chat)
+                .map(Target::Group),
         };
         let mut disconnect = false;
         for fault in faults {
@@ -226,13 +245,27 @@ impl Network {
                 FaultKind::DisconnectOnSend => disconnect = true,
             }
         }
-        let peer = peer?;
+        let peer = match target? {
+            Target::Peer(peer) => peer,
+            Target::Group(members) => {
+                let now = self
+                    .send_to_group(&account, &sender, &request, &members)
+                    .await?;
+                return self.acknowledge(&account, disconnect, now);
+            }
+        };
         let now = SystemTime::now();
+        // A message to an account that blocked the sender is acknowledged by
+        // the server and goes no further: no delivery, no receipt.
+        if self.state().has_blocked(&peer.digits, &account.digits) {
+            return self.acknowledge(&account, disconnect, now);
+        }
         let delivery = SimDeliveryRow {
             sequence: 0,
             message_id: request.id.clone(),
             from_jid: account.jid(),
             to_jid: request.chat.clone(),
+            recipient_jid: String::new(),
             summary: summary(&request),
             deliver_time: crate::api::system_time_ms(now),
         };
@@ -297,6 +330,112 @@ impl Network {
                 .await?;
             }
         }
+        self.acknowledge(&account, disconnect, now)
+    }
+
+    /// A member's message to a group: accepted once (a delivery record with
+    /// no recipient), then delivered to each other member exactly once (a
+    /// record per recipient), with the author's other devices getting their
+    /// copy. Returns the acceptance time (the first one for a repeated id).
+    async fn send_to_group(
+        &self,
+        account: &super::Account,
+        sender: &Sender,
+        request: &pb::SendMessageRequest,
+        members: &[String],
+    ) -> Result<SystemTime> {
+        let now = SystemTime::now();
+        let accepted = SimDeliveryRow {
+            sequence: 0,
+            message_id: request.id.clone(),
+            from_jid: account.jid(),
+            to_jid: request.chat.clone(),
+            recipient_jid: String::new(),
+            summary: summary(request),
+            deliver_time: crate::api::system_time_ms(now),
+        };
+        let store = &self.inner.store;
+        let first_time = store.insert_sim_delivery(&accepted).await?.is_some();
+        let now = if first_time {
+            now
+        } else {
+            let first = store
+                .sim_delivery(&accepted.from_jid, &accepted.message_id)
+                .await?
+                .ok_or_else(|| Error::internal("delivery vanished"))?;
+            ms_to_time(first.deliver_time)
+        };
+        let inbound = pb::InboundMessage {
+            id: request.id.clone(),
+            chat: request.chat.clone(),
+            sender: account.jid(),
+            sender_lid: account.lid.clone(),
+            sender_phone_number: format!("+{}", account.digits),
+            push_name: account.push_name.clone(),
+            from_me: false,
+            timestamp: Some(timestamp(now)),
+            content: request.content.clone(),
+            edit_of: request.edit_of.clone(),
+            revoke_of: request.revoke_of.clone(),
+        };
+        let plain = request.edit_of.is_empty() && request.revoke_of.is_empty();
+        // A repeated id reaches only members who have not had it yet (a
+        // send interrupted half-way); each member gets it exactly once.
+        for member in members {
+            let copy = SimDeliveryRow {
+                recipient_jid: format!("{member}@s.whatsapp.net"),
+                ..accepted.clone()
+            };
+            if store.insert_sim_delivery(&copy).await?.is_none() {
+                continue;
+            }
+            self.push(
+                member,
+                None,
+                event(pb::attach_response::Event::Message(Box::new(
+                    inbound.clone(),
+                ))),
+            )
+            .await?;
+            if plain {
+                let receipt = pb::Receipt {
+                    chat: request.chat.clone(),
+                    ids: vec![request.id.clone()],
+                    from: copy.recipient_jid.clone(),
+                    kind: pb::ReceiptKind::Delivered as i32,
+                    timestamp: Some(timestamp(SystemTime::now())),
+                };
+                self.push(
+                    &account.digits,
+                    None,
+                    event(pb::attach_response::Event::Receipt(receipt)),
+                )
+                .await?;
+            }
+        }
+        if first_time {
+            let own_copy = pb::InboundMessage {
+                from_me: true,
+                ..inbound
+            };
+            self.push(
+                &account.digits,
+                Some(sender.device_jid.as_deref().unwrap_or("")),
+                event(pb::attach_response::Event::Message(Box::new(own_copy))),
+            )
+            .await?;
+        }
+        Ok(now)
+    }
+
+    /// The server's acknowledgement of an accepted message, unless a
+    /// disconnect fault drops it.
+    fn acknowledge(
+        &self,
+        account: &super::Account,
+        disconnect: bool,
+        now: SystemTime,
+    ) -> Result<SystemTime> {
         if disconnect {
             // Accepted, but the acknowledgement never reaches the device.
             self.disconnect(&account.digits, None)?;
@@ -309,7 +448,7 @@ impl Network {
 
     /// Hands an event to the account's online devices (except `skip`), or
     /// keeps it in the account's mailbox when none is online.
-    async fn push(
+    pub(super) async fn push(
         &self,
         digits: &str,
         skip: Option<&str>,
@@ -452,22 +591,34 @@ impl Network {
     /// models no presence subscriptions.
     pub async fn device_presence(&self, request: pb::SendPresenceRequest) -> Result<()> {
         let credentials = request.credentials.clone().unwrap_or_default();
-        let (sender, targets) = {
+        let (sender, targets, chat) = {
             let state = self.state();
             let digits = state.device_account(&credentials)?;
             if request.chat.is_empty() {
                 return Ok(());
             }
-            let peer = state.peer(&request.chat)?;
             let sender = state
                 .accounts
                 .get(&digits)
                 .map(|a| a.jid())
                 .ok_or_else(|| Error::not_found(format!("+{digits} is not registered")))?;
-            (sender, state.online_devices(&peer.digits))
+            if request.chat.ends_with("@g.us") {
+                // In a group: the other members see it, in the group's chat.
+                let group = state.member_group(&digits, &request.chat)?;
+                let targets = group
+                    .members
+                    .iter()
+                    .filter(|m| m.digits != digits)
+                    .flat_map(|m| state.online_devices(&m.digits))
+                    .collect();
+                (sender, targets, request.chat.clone())
+            } else {
+                let peer = state.peer(&request.chat)?;
+                (sender.clone(), state.online_devices(&peer.digits), sender)
+            }
         };
         let presence = event(pb::attach_response::Event::Presence(pb::Presence {
-            chat: sender.clone(),
+            chat,
             from: sender,
             presence: request.presence,
         }));

@@ -2,9 +2,15 @@
 //! them, QR and pair-code linking, and the live device connections. Accounts
 //! and links are stored so they survive a restart, as they do on WhatsApp.
 
+#[cfg(test)]
+mod contact_tests;
+mod directory;
+mod groups;
 mod messaging;
+#[cfg(test)]
+mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -90,6 +96,12 @@ struct State {
     next_seq: i64,
     next_conn: u64,
     faults: HashMap<String, Vec<messaging::Fault>>,
+    /// Groups by JID.
+    groups: HashMap<String, groups::SimGroup>,
+    /// Per account (digits): the digits of the accounts it blocked.
+    blocks: HashMap<String, HashSet<String>>,
+    /// Per account (digits): saved contacts by their digits.
+    address_book: HashMap<String, HashMap<String, directory::SavedName>>,
 }
 
 impl State {
@@ -107,6 +119,9 @@ struct Inner {
     store: Store,
     config: SimConfig,
     state: Mutex<State>,
+    /// Held across a contact or group change and its store write, so changes
+    /// are stored in the order they were made.
+    directory: tokio::sync::Mutex<()>,
 }
 
 /// The in-process network. Cheap to clone.
@@ -151,11 +166,13 @@ impl Network {
                 },
             );
         }
+        directory::load(&store, &mut state).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 config,
                 state: Mutex::new(state),
+                directory: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -346,6 +363,10 @@ impl Network {
                 connected,
             ))))
             .await;
+        // A new device receives the account's address book (app-state sync).
+        if let Some(sync) = self.address_book_sync(digits) {
+            let _ = tx.send(sync).await;
+        }
         Ok(Linked {
             account,
             device_jid,
@@ -639,6 +660,10 @@ impl SimNetwork for Network {
         handle: &str,
     ) -> Result<(Vec<u8>, String)> {
         self.device_download(credentials, handle).await
+    }
+
+    async fn query(&self, request: pb::QueryRequest) -> Result<pb::QueryResponse> {
+        self.device_query(request).await
     }
 }
 

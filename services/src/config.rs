@@ -116,6 +116,42 @@ impl Default for WebhookConfig {
 }
 
 /// Pacing, limits and retries of the outbound message queue.
+/// Account protection (seed 001 "Rate Limits"): per-session limits on the
+/// calls WhatsApp watches; 0 turns a limit off.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProtectionConfig {
+    /// Group metadata queries and participant changes.
+    pub groups_per_minute: u32,
+    pub groups_per_day: u32,
+    /// Contact and group picture lookups.
+    pub pictures_per_minute: u32,
+    pub pictures_per_day: u32,
+    /// On-WhatsApp checks, per number.
+    pub checks_per_minute: u32,
+    pub checks_per_day: u32,
+    /// The windows (shortened in tests).
+    #[serde(with = "duration_serde")]
+    pub minute_window: Duration,
+    #[serde(with = "duration_serde")]
+    pub day_window: Duration,
+}
+
+impl Default for ProtectionConfig {
+    fn default() -> Self {
+        Self {
+            groups_per_minute: 10,
+            groups_per_day: 500,
+            pictures_per_minute: 60,
+            pictures_per_day: 1_000,
+            checks_per_minute: 60,
+            checks_per_day: 1_000,
+            minute_window: Duration::from_secs(60),
+            day_window: Duration::from_secs(86_400),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueConfig {
@@ -203,6 +239,7 @@ pub struct Config {
     #[serde(with = "duration_serde")]
     pub media_fetch_timeout: Duration,
     pub queue: QueueConfig,
+    pub protection: ProtectionConfig,
     pub events: EventsConfig,
     pub webhooks: WebhookConfig,
     /// Listen address of `wagate simulator`.
@@ -258,6 +295,7 @@ impl Default for Config {
             max_upload_bytes: 140 * 1024 * 1024,
             media_fetch_timeout: Duration::from_secs(60),
             queue: QueueConfig::default(),
+            protection: ProtectionConfig::default(),
             events: EventsConfig::default(),
             webhooks: WebhookConfig::default(),
             simulator_url: None,
@@ -444,6 +482,30 @@ impl Config {
             "WAGATE_QUEUE_RETRY_BACKOFF" => {
                 self.queue.retry_backoff = parse_duration(value).map_err(err)?
             }
+            "WAGATE_PROTECTION_GROUPS_PER_MINUTE" => {
+                self.protection.groups_per_minute = parse_number(value).map_err(err)?
+            }
+            "WAGATE_PROTECTION_GROUPS_PER_DAY" => {
+                self.protection.groups_per_day = parse_number(value).map_err(err)?
+            }
+            "WAGATE_PROTECTION_PICTURES_PER_MINUTE" => {
+                self.protection.pictures_per_minute = parse_number(value).map_err(err)?
+            }
+            "WAGATE_PROTECTION_PICTURES_PER_DAY" => {
+                self.protection.pictures_per_day = parse_number(value).map_err(err)?
+            }
+            "WAGATE_PROTECTION_CHECKS_PER_MINUTE" => {
+                self.protection.checks_per_minute = parse_number(value).map_err(err)?
+            }
+            "WAGATE_PROTECTION_CHECKS_PER_DAY" => {
+                self.protection.checks_per_day = parse_number(value).map_err(err)?
+            }
+            "WAGATE_PROTECTION_MINUTE_WINDOW" => {
+                self.protection.minute_window = parse_duration(value).map_err(err)?
+            }
+            "WAGATE_PROTECTION_DAY_WINDOW" => {
+                self.protection.day_window = parse_duration(value).map_err(err)?
+            }
             "WAGATE_SIMULATOR_URL" => self.simulator_url = non_empty(value),
             "WAGATE_SIMULATOR_ADDR" => self.simulator_addr = parse_addr(value).map_err(err)?,
             "WAGATE_SIMULATOR_TOKEN" => self.simulator_token = non_empty(value),
@@ -563,6 +625,12 @@ impl Config {
             return invalid(
                 "queue.rate_limit (WAGATE_QUEUE_RATE_LIMIT)",
                 "must be at least 1 per a non-zero queue.rate_window",
+            );
+        }
+        if self.protection.minute_window.is_zero() || self.protection.day_window.is_zero() {
+            return invalid(
+                "protection.minute_window / protection.day_window",
+                "must not be zero",
             );
         }
         if self.queue.typing_delay_min > self.queue.typing_delay_max {

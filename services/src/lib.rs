@@ -14,6 +14,7 @@ pub mod filter;
 pub mod group;
 pub mod media;
 pub mod message;
+pub mod protection;
 pub mod server;
 pub mod session;
 pub mod simulator;

@@ -104,3 +104,69 @@ async fn without_the_gateway_the_http_port_serves_media_only() {
     assert!(!media.body.is_empty());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn contacts_and_groups_over_rest() {
+    let pair = Pair::start(wagate_tests::Backend::Sqlite, |_| {}).await;
+    let base = format!("http://{}", pair.server.http_addr.expect("HTTP listener"));
+    let checked = call(
+        &base,
+        Method::POST,
+        &format!("/v1/{}/contacts:checkOnWhatsApp", pair.a),
+        &format!(r#"{{"phoneNumbers": ["{PHONE_B}", "+14155550299"]}}"#),
+    )
+    .await;
+    assert_eq!(checked.status, 200, "{}", checked.text());
+    let results = checked.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results[0]["exists"], true, "{results:?}");
+    assert_eq!(results[0]["jid"], "14155550202@s.whatsapp.net");
+    assert!(
+        results[1].get("exists").is_none_or(|e| e == false),
+        "{results:?}"
+    );
+
+    let created = call(
+        &base,
+        Method::POST,
+        &format!("/v1/{}/groups", pair.a),
+        &format!(r#"{{"subject": "REST team", "participants": [{{"jid": "{PHONE_B}"}}]}}"#),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.text());
+    let group = created.json();
+    let name = group["name"].as_str().unwrap().to_owned();
+    assert_eq!(group["size"], 2);
+    let renamed = call(
+        &base,
+        Method::PATCH,
+        &format!("/v1/{name}?updateMask=subject"),
+        r#"{"subject": "Renamed over REST"}"#,
+    )
+    .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text());
+    assert_eq!(renamed.json()["subject"], "Renamed over REST");
+    // A member's admin-only call: 403 with the reason.
+    let b_group = name.replacen(&pair.a, &pair.b, 1);
+    let refused = call(
+        &base,
+        Method::POST,
+        &format!("/v1/{b_group}/participants:remove"),
+        r#"{"participants": ["+14155550201"]}"#,
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(
+        refused.text().contains("NOT_GROUP_ADMIN"),
+        "{}",
+        refused.text()
+    );
+    let bad = call(
+        &base,
+        Method::POST,
+        &format!("/v1/{}/groups", pair.a),
+        r#"{"subject": ""}"#,
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    pair.stop().await;
+}

@@ -266,30 +266,3 @@ async fn reflection_lists_the_public_services() {
     }
     server.stop().await;
 }
-
-#[tokio::test]
-async fn later_rpcs_answer_unimplemented_with_what_is_missing() {
-    let server = TestServer::start(backends()[0]).await;
-    let mut contacts =
-        wagate_proto::v1::contact_service_client::ContactServiceClient::new(server.channel());
-    let err = contacts
-        .list_contacts(admin(pb::ListContactsRequest::default()))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
-    assert!(
-        err.message().contains("ListContacts")
-            && err.message().contains("Contacts and groups issue"),
-        "{}",
-        err.message()
-    );
-    assert_eq!(error_reason(&err), "NOT_IMPLEMENTED");
-    let mut groups =
-        wagate_proto::v1::group_service_client::GroupServiceClient::new(server.channel());
-    let err = groups
-        .create_group(admin(pb::CreateGroupRequest::default()))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
-    server.stop().await;
-}

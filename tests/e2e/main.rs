@@ -2,6 +2,7 @@
 //! `WAGATE_TEST_DATABASE_URL`) PostgreSQL. One binary, one module per area.
 
 mod auth;
+mod contacts;
 mod engine_events;
 mod events;
 mod gateway;
@@ -9,6 +10,7 @@ mod gateway_events;
 mod gateway_in_process;
 mod gateway_json;
 mod gateway_openapi;
+mod groups;
 mod health;
 mod lifecycle;
 mod linking;
@@ -19,6 +21,7 @@ mod store;
 mod validation;
 mod wa_proxy;
 mod wa_store;
+mod webhook_replicas;
 mod webhooks;
 mod whatsapp;
 

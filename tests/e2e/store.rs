@@ -121,3 +121,82 @@ async fn a_queued_batch_answers_exactly_the_stored_rows() {
         db.drop_database().await;
     }
 }
+
+#[tokio::test]
+async fn a_contact_known_by_lid_moves_to_its_phone_jid_and_merges_fields() {
+    use wagate::store::ContactPatch;
+    for backend in backends() {
+        let dir = TempDir::new("store-contacts");
+        let db = TestDb::create(backend, dir.path()).await;
+        let store = Store::connect(&db.url, 2).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let session = linked_session(&store, 3).await;
+        let lid = "123456789012345@lid";
+        let first = store
+            .merge_contact(
+                session,
+                &ContactPatch {
+                    lid: Some(lid.into()),
+                    push_name: Some("Dana".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(first.before.is_none() && first.changed());
+        assert_eq!(
+            first.after.jid, lid,
+            "keyed by LID while the number is unknown"
+        );
+        assert!(store.phone_for_lid(session, lid).await.unwrap().is_none());
+
+        // The number arrives with a name: one row, keyed by the phone JID.
+        let second = store
+            .merge_contact(
+                session,
+                &ContactPatch {
+                    phone_number: Some("+14155550999".into()),
+                    lid: Some(lid.into()),
+                    full_name: Some("Dana Scully".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.after.jid, "14155550999@s.whatsapp.net");
+        assert_eq!(second.after.push_name, "Dana", "kept from before");
+        assert_eq!(second.after.full_name, "Dana Scully");
+        assert_eq!(second.after.create_time, first.after.create_time);
+        let (all, total) = store
+            .list_contacts(session, &[], &[], None, 10)
+            .await
+            .unwrap();
+        assert_eq!((all.len(), total), (1, 1), "{all:?}");
+        assert_eq!(
+            store.phone_for_lid(session, lid).await.unwrap().as_deref(),
+            Some("+14155550999")
+        );
+        let by_lid = store.contact(session, lid).await.unwrap().unwrap();
+        assert_eq!(by_lid.jid, "14155550999@s.whatsapp.net");
+
+        // The same facts again change nothing; an empty push name never erases one.
+        let again = store
+            .merge_contact(
+                session,
+                &ContactPatch {
+                    phone_number: Some("+14155550999".into()),
+                    push_name: Some(String::new()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!again.changed(), "{:?}", again.after);
+        assert_eq!(again.after.push_name, "Dana");
+        store.close().await;
+        db.drop_database().await;
+    }
+}

@@ -14,8 +14,10 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::Value as Json;
 use sha2::Sha256;
+use tonic::transport::Channel;
 use wagate_proto::v1 as pb;
 use wagate_proto::v1::event_service_client::EventServiceClient;
+use wagate_proto::v1::session_service_client::SessionServiceClient;
 use wagate_tests::{admin, backends, eventually};
 
 use crate::messages::{PHONE_A, PHONE_B, PHONE_C, Pair, send, text};
@@ -23,7 +25,7 @@ use crate::{WAGATE_BIN, create_session, link_by_qr};
 
 /// A request the receiver got.
 #[derive(Clone, Debug)]
-struct Received {
+pub(crate) struct Received {
     headers: HeaderMap,
     body: Bytes,
     /// The status the receiver answered.
@@ -31,7 +33,7 @@ struct Received {
 }
 
 impl Received {
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -51,13 +53,13 @@ struct ReceiverState {
 }
 
 /// An HTTP receiver on 127.0.0.1 that records requests.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     state: Arc<Mutex<ReceiverState>>,
 }
 
 impl Receiver {
-    async fn start(script: Vec<u16>) -> Self {
+    pub(crate) async fn start(script: Vec<u16>) -> Self {
         let state = Arc::new(Mutex::new(ReceiverState {
             received: Vec::new(),
             script,
@@ -89,12 +91,16 @@ impl Receiver {
         Self { url, state }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
     }
 
     /// Waits until a request matching `done` arrived (bounded).
-    async fn wait_for(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+    pub(crate) async fn wait_for(
+        &self,
+        what: &str,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
         eventually(what, Duration::from_secs(20), || {
             let received = self.received();
             let finished = done(&received);
@@ -139,9 +145,17 @@ fn unix_now() -> i64 {
 
 /// Points a session's webhook at `url` (all events, or `events`); returns its secret.
 async fn enable_webhook(pair: &Pair, session: &str, url: &str, events: &[&str]) -> String {
-    let updated = pair
-        .server
-        .sessions()
+    enable_webhook_on(pair.server.sessions(), session, url, events).await
+}
+
+/// [`enable_webhook`] through any server's SessionService.
+pub(crate) async fn enable_webhook_on(
+    mut sessions: SessionServiceClient<Channel>,
+    session: &str,
+    url: &str,
+    events: &[&str],
+) -> String {
+    let updated = sessions
         .update_session(admin(pb::UpdateSessionRequest {
             session: Some(pb::Session {
                 name: session.into(),

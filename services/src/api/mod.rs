@@ -38,6 +38,31 @@ pub fn session_id(name: &str, field: &str) -> Result<SessionId> {
     })
 }
 
+/// Authenticates a request and checks that its caller may act on the
+/// session of the resource `parse` reads from it; returns what `parse` read.
+pub async fn authorize<T, R>(
+    auth: &crate::auth::Authenticator,
+    request: &tonic::Request<T>,
+    parse: impl FnOnce() -> Result<(SessionId, R)>,
+) -> Result<(SessionId, R)> {
+    let principal = auth.authenticate(bearer(request.metadata())).await?;
+    let (session, resource) = parse()?;
+    principal.require_session(session)?;
+    Ok((session, resource))
+}
+
+/// [`authorize`] for a request naming a session (`sessions/{id}`) in `field`.
+pub async fn authorize_session<T>(
+    auth: &crate::auth::Authenticator,
+    request: &tonic::Request<T>,
+    name: &str,
+    field: &str,
+) -> Result<SessionId> {
+    authorize(auth, request, || Ok((session_id(name, field)?, ())))
+        .await
+        .map(|(id, ())| id)
+}
+
 pub fn session_name(id: SessionId) -> String {
     format!("sessions/{id}")
 }
@@ -91,15 +116,30 @@ pub fn encode_page_token(key: Option<i64>) -> String {
 /// A page token bound to a query (filter and order): reusing it with another
 /// query is an error rather than a silently wrong page.
 pub fn encode_query_page_token(key: Option<i64>, query: &str) -> String {
+    encode_text_page_token(key.map(|k| k.to_string()).as_deref(), query)
+}
+
+pub fn decode_query_page_token(token: &str, query: &str) -> Result<Option<i64>> {
+    decode_text_page_token(token, query)?
+        .map(|key| {
+            key.parse().map_err(|_| {
+                Error::invalid_field("page_token", "is not a token returned by this API")
+            })
+        })
+        .transpose()
+}
+
+/// A page token holding a text key (e.g. the last JID), bound to a query.
+pub fn encode_text_page_token(key: Option<&str>, query: &str) -> String {
     use base64::Engine as _;
     key.map(|k| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("k:{k}:{}", query_fingerprint(query)))
+            .encode(format!("t:{}:{k}", query_fingerprint(query)))
     })
     .unwrap_or_default()
 }
 
-pub fn decode_query_page_token(token: &str, query: &str) -> Result<Option<i64>> {
+pub fn decode_text_page_token(token: &str, query: &str) -> Result<Option<String>> {
     if token.is_empty() {
         return Ok(None);
     }
@@ -109,8 +149,8 @@ pub fn decode_query_page_token(token: &str, query: &str) -> Result<Option<i64>> 
         .decode(token)
         .map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let (key, fingerprint) = text
-        .strip_prefix("k:")
+    let (fingerprint, key) = text
+        .strip_prefix("t:")
         .and_then(|rest| rest.split_once(':'))
         .ok_or_else(invalid)?;
     if fingerprint != query_fingerprint(query) {
@@ -119,7 +159,7 @@ pub fn decode_query_page_token(token: &str, query: &str) -> Result<Option<i64>> 
             "belongs to a different filter or order_by; start again without a token",
         ));
     }
-    key.parse().map(Some).map_err(|_| invalid())
+    Ok(Some(key.to_owned()))
 }
 
 fn query_fingerprint(query: &str) -> String {
@@ -130,12 +170,4 @@ fn query_fingerprint(query: &str) -> String {
 /// Runs the domain call, logging unexpected failures once, and converts the error.
 pub fn to_status(err: Error) -> tonic::Status {
     err.into()
-}
-
-/// UNIMPLEMENTED for an RPC of the contract that a later version implements.
-pub fn not_yet(rpc: &str, arrives_with: &str) -> tonic::Status {
-    Error::unimplemented(format!(
-        "{rpc} is not implemented yet: it arrives with {arrives_with}"
-    ))
-    .into()
 }

@@ -3,3 +3,4 @@
 
 pub mod directory;
 pub mod grpc;
+pub mod service;

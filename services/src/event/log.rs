@@ -115,6 +115,13 @@ impl EventLog {
         answer.await.map_err(|_| gone())?
     }
 
+    /// Tells the tailer that events were committed outside the appender
+    /// (with the change they describe), so it reads them now rather than at
+    /// its next poll.
+    pub fn appended_elsewhere(&self) {
+        self.inner.appended.notify_one();
+    }
+
     /// The newest cursor read from the log.
     pub fn head(&self) -> i64 {
         *self.inner.head.borrow()

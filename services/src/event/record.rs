@@ -258,6 +258,68 @@ pub fn message_deleted(message: &pb::Message) -> EventDraft {
     )
 }
 
+/// `contacts.upsert` (complete contacts) or `contacts.update` (the fields in
+/// `update_mask`).
+pub fn contacts(contacts: Vec<pb::Contact>, update_mask: Vec<String>) -> EventDraft {
+    let event_type = if update_mask.is_empty() {
+        "contacts.upsert"
+    } else {
+        "contacts.update"
+    };
+    EventDraft::new(
+        event_type,
+        Payload::Contacts(pb::ContactsPayload {
+            contacts,
+            update_mask: mask(update_mask),
+        }),
+        None,
+    )
+}
+
+/// `groups.upsert` (complete groups) or `groups.update` (the fields in
+/// `update_mask`).
+pub fn groups(groups: Vec<pb::Group>, update_mask: Vec<String>, author: String) -> EventDraft {
+    let event_type = if update_mask.is_empty() {
+        "groups.upsert"
+    } else {
+        "groups.update"
+    };
+    EventDraft::new(
+        event_type,
+        Payload::Groups(pb::GroupsPayload {
+            groups,
+            update_mask: mask(update_mask),
+            author,
+        }),
+        None,
+    )
+}
+
+/// `group-participants.update`.
+pub fn group_participants(
+    session_id: i64,
+    group: &str,
+    participants: Vec<String>,
+    change: crate::engine::ParticipantChange,
+    author: String,
+) -> EventDraft {
+    EventDraft::new(
+        "group-participants.update",
+        Payload::GroupParticipants(pb::GroupParticipantsPayload {
+            group: format!("sessions/{session_id}/groups/{group}"),
+            jid: group.to_owned(),
+            participants,
+            action: change.to_pb() as i32,
+            author,
+        }),
+        None,
+    )
+}
+
+fn mask(paths: Vec<String>) -> Option<prost_types::FieldMask> {
+    (!paths.is_empty()).then_some(prost_types::FieldMask { paths })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,66 +416,4 @@ mod tests {
             ["messages.upsert"]
         );
     }
-}
-
-/// `contacts.upsert` (complete contacts) or `contacts.update` (the fields in
-/// `update_mask`).
-pub fn contacts(contacts: Vec<pb::Contact>, update_mask: Vec<String>) -> EventDraft {
-    let event_type = if update_mask.is_empty() {
-        "contacts.upsert"
-    } else {
-        "contacts.update"
-    };
-    EventDraft::new(
-        event_type,
-        Payload::Contacts(pb::ContactsPayload {
-            contacts,
-            update_mask: mask(update_mask),
-        }),
-        None,
-    )
-}
-
-/// `groups.upsert` (complete groups) or `groups.update` (the fields in
-/// `update_mask`).
-pub fn groups(groups: Vec<pb::Group>, update_mask: Vec<String>, author: String) -> EventDraft {
-    let event_type = if update_mask.is_empty() {
-        "groups.upsert"
-    } else {
-        "groups.update"
-    };
-    EventDraft::new(
-        event_type,
-        Payload::Groups(pb::GroupsPayload {
-            groups,
-            update_mask: mask(update_mask),
-            author,
-        }),
-        None,
-    )
-}
-
-/// `group-participants.update`.
-pub fn group_participants(
-    session_id: i64,
-    group: &str,
-    participants: Vec<String>,
-    change: crate::engine::ParticipantChange,
-    author: String,
-) -> EventDraft {
-    EventDraft::new(
-        "group-participants.update",
-        Payload::GroupParticipants(pb::GroupParticipantsPayload {
-            group: format!("sessions/{session_id}/groups/{group}"),
-            jid: group.to_owned(),
-            participants,
-            action: change.to_pb() as i32,
-            author,
-        }),
-        None,
-    )
-}
-
-fn mask(paths: Vec<String>) -> Option<prost_types::FieldMask> {
-    (!paths.is_empty()).then_some(prost_types::FieldMask { paths })
 }

@@ -1,3 +1,5 @@
-//! The group service.
+//! The group service: creation, metadata (cached), participants, settings
+//! and invites.
 
 pub mod grpc;
+pub mod service;

@@ -13,11 +13,12 @@ use super::limits::RateStatus;
 use super::model::normalize_chat;
 use super::service::{MAX_PRESENCE, MessageLookup, Messages, parse_message_name};
 use super::validate::validate_send;
-use crate::api::{bearer, decode_query_page_token, encode_query_page_token, page_size, session_id};
+use crate::api::{
+    authorize, authorize_session, decode_query_page_token, encode_query_page_token, page_size,
+};
 use crate::auth::Authenticator;
 use crate::error::{Error, FieldViolation};
 use crate::media::UploadInput;
-use crate::session::model::SessionId;
 
 const MAX_BULK: usize = 1_000;
 const MAX_MARK_READ: usize = 100;
@@ -30,31 +31,6 @@ pub struct MessageApi {
 impl MessageApi {
     pub fn new(messages: Messages, auth: Authenticator) -> Self {
         Self { messages, auth }
-    }
-
-    /// Authenticates and resolves the session named in `field`.
-    async fn session_of<T>(
-        &self,
-        request: &Request<T>,
-        name: &str,
-        field: &str,
-    ) -> Result<SessionId, Status> {
-        let principal = self.auth.authenticate(bearer(request.metadata())).await?;
-        let id = session_id(name, field)?;
-        principal.require_session(id)?;
-        Ok(id)
-    }
-
-    /// Authenticates and resolves a message name.
-    async fn message_of<T>(
-        &self,
-        request: &Request<T>,
-        name: &str,
-    ) -> Result<(SessionId, i64), Status> {
-        let principal = self.auth.authenticate(bearer(request.metadata())).await?;
-        let (session, id) = parse_message_name(name, "name")?;
-        principal.require_session(session)?;
-        Ok((session, id))
     }
 }
 
@@ -91,9 +67,8 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::SendMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
-        let session = self
-            .session_of(&request, &request.get_ref().parent, "parent")
-            .await?;
+        let session =
+            authorize_session(&self.auth, &request, &request.get_ref().parent, "parent").await?;
         let request = request.into_inner();
         let valid = validate_send(request.message.as_ref(), &request.request_id, "")
             .map_err(Error::invalid)?;
@@ -105,9 +80,8 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::SendBulkRequest>,
     ) -> Result<Response<pb::SendBulkResponse>, Status> {
-        let session = self
-            .session_of(&request, &request.get_ref().parent, "parent")
-            .await?;
+        let session =
+            authorize_session(&self.auth, &request, &request.get_ref().parent, "parent").await?;
         let request = request.into_inner();
         if request.requests.is_empty() || request.requests.len() > MAX_BULK {
             return Err(Error::invalid_field(
@@ -166,7 +140,10 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::GetMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
-        let (session, id) = self.message_of(&request, &request.get_ref().name).await?;
+        let (session, id) = authorize(&self.auth, &request, || {
+            parse_message_name(&request.get_ref().name, "name")
+        })
+        .await?;
         let record = self.messages.get(session, id).await?;
         Ok(Response::new(message_pb(&record)))
     }
@@ -175,9 +152,8 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::ListMessagesRequest>,
     ) -> Result<Response<pb::ListMessagesResponse>, Status> {
-        let session = self
-            .session_of(&request, &request.get_ref().parent, "parent")
-            .await?;
+        let session =
+            authorize_session(&self.auth, &request, &request.get_ref().parent, "parent").await?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 50, 1000)?;
         let query = filter::parse(&request.filter, &request.order_by)
@@ -205,7 +181,8 @@ impl MessageService for MessageApi {
             .as_ref()
             .map(|m| m.name.clone())
             .unwrap_or_default();
-        let (session, id) = self.message_of(&request, &name).await?;
+        let (session, id) =
+            authorize(&self.auth, &request, || parse_message_name(&name, "name")).await?;
         let request = request.into_inner();
         let message = request.message.unwrap_or_default();
         let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
@@ -265,7 +242,10 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::DeleteMessageRequest>,
     ) -> Result<Response<()>, Status> {
-        let (session, id) = self.message_of(&request, &request.get_ref().name).await?;
+        let (session, id) = authorize(&self.auth, &request, || {
+            parse_message_name(&request.get_ref().name, "name")
+        })
+        .await?;
         self.messages.delete(session, id).await?;
         Ok(Response::new(()))
     }
@@ -274,7 +254,10 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::ResendMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
-        let (session, id) = self.message_of(&request, &request.get_ref().name).await?;
+        let (session, id) = authorize(&self.auth, &request, || {
+            parse_message_name(&request.get_ref().name, "name")
+        })
+        .await?;
         let record = self.messages.resend(session, id).await?;
         Ok(Response::new(message_pb(&record)))
     }
@@ -283,7 +266,10 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::CancelMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
-        let (session, id) = self.message_of(&request, &request.get_ref().name).await?;
+        let (session, id) = authorize(&self.auth, &request, || {
+            parse_message_name(&request.get_ref().name, "name")
+        })
+        .await?;
         let record = self.messages.cancel(session, id).await?;
         Ok(Response::new(message_pb(&record)))
     }
@@ -292,9 +278,8 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::MarkReadRequest>,
     ) -> Result<Response<pb::MarkReadResponse>, Status> {
-        let session = self
-            .session_of(&request, &request.get_ref().parent, "parent")
-            .await?;
+        let session =
+            authorize_session(&self.auth, &request, &request.get_ref().parent, "parent").await?;
         let request = request.into_inner();
         let mut violations = Vec::new();
         if request.keys.is_empty() || request.keys.len() > MAX_MARK_READ {
@@ -327,9 +312,8 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::SendPresenceRequest>,
     ) -> Result<Response<pb::SendPresenceResponse>, Status> {
-        let session = self
-            .session_of(&request, &request.get_ref().parent, "parent")
-            .await?;
+        let session =
+            authorize_session(&self.auth, &request, &request.get_ref().parent, "parent").await?;
         let request = request.into_inner();
         use pb::PresenceState as P;
         let presence = match P::try_from(request.presence) {
@@ -379,9 +363,8 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::UploadMediaRequest>,
     ) -> Result<Response<pb::Media>, Status> {
-        let session = self
-            .session_of(&request, &request.get_ref().parent, "parent")
-            .await?;
+        let session =
+            authorize_session(&self.auth, &request, &request.get_ref().parent, "parent").await?;
         let request = request.into_inner();
         let mime_type = Some(request.mime_type).filter(|m| !m.is_empty());
         let file_name = Some(request.file_name).filter(|n| !n.is_empty());
@@ -414,9 +397,8 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::DownloadMediaRequest>,
     ) -> Result<Response<pb::Media>, Status> {
-        let session = self
-            .session_of(&request, &request.get_ref().parent, "parent")
-            .await?;
+        let session =
+            authorize_session(&self.auth, &request, &request.get_ref().parent, "parent").await?;
         let request = request.into_inner();
         let lookup = match request.message.and_then(|m| m.target) {
             Some(pb::message_reference::Target::Message(name)) => {

@@ -17,11 +17,14 @@ fn ms(time: SystemTime) -> i64 {
 /// Records a received message; returns it with its id and full content
 /// (for its events, whatever `log_content` kept), or `None` when it was
 /// recorded before (WhatsApp may deliver a message again after a reconnect).
+/// Stores a received message with the events `events` drafts for it (in one
+/// transaction); `None` when it was stored before.
 pub async fn record_message(
     store: &Store,
     session: SessionId,
     log_content: bool,
     message: InboundMessage,
+    events: impl FnOnce(&MessageRecord) -> Vec<crate::store::NewEvent>,
 ) -> Result<Option<MessageRecord>> {
     let kind = message
         .message
@@ -78,7 +81,12 @@ pub async fn record_message(
         ..record.clone()
     };
     Ok(store
-        .insert_inbound(&stored)
+        .insert_inbound_with_events(&stored, |id| {
+            events(&MessageRecord {
+                id,
+                ..record.clone()
+            })
+        })
         .await?
         .map(|id| MessageRecord { id, ..record }))
 }

@@ -71,6 +71,8 @@ impl RunningServer {
 struct Services {
     session: Deferred<SessionServiceServer<SessionApi>>,
     message: Deferred<MessageServiceServer<message::grpc::MessageApi>>,
+    contact: Deferred<ContactServiceServer<contact::grpc::ContactApi>>,
+    group: Deferred<GroupServiceServer<group::grpc::GroupApi>>,
     event: Deferred<EventServiceServer<event::grpc::EventApi>>,
     media: http::MediaSlot,
     public_url: String,
@@ -166,6 +168,8 @@ async fn run(
     let services = Services {
         session: Deferred::new(),
         message: Deferred::new(),
+        contact: Deferred::new(),
+        group: Deferred::new(),
         event: Deferred::new(),
         media,
         public_url,
@@ -320,6 +324,13 @@ async fn bring_up(
         Some(queue.clone()),
         Some(events.clone()),
     );
+    let protection = std::sync::Arc::new(crate::protection::Protection::new(
+        config.protection.clone(),
+    ));
+    let contacts =
+        contact::service::Contacts::new(store.clone(), manager.clone(), protection.clone());
+    let groups =
+        group::service::Groups::new(store.clone(), manager.clone(), media.clone(), protection);
     let messages = message::Messages::new(
         store.clone(),
         manager.clone(),
@@ -342,6 +353,14 @@ async fn bring_up(
         MessageServiceServer::new(message::grpc::MessageApi::new(messages, auth.clone()))
             .max_decoding_message_size(config.max_upload_bytes.max(config.max_request_bytes))
             .max_encoding_message_size(config.max_upload_bytes.max(config.max_request_bytes)),
+    );
+    services.contact.set(
+        ContactServiceServer::new(contact::grpc::ContactApi::new(contacts, auth.clone()))
+            .max_decoding_message_size(config.max_request_bytes),
+    );
+    services.group.set(
+        GroupServiceServer::new(group::grpc::GroupApi::new(groups, auth.clone()))
+            .max_decoding_message_size(config.max_request_bytes),
     );
     services.event.set(
         EventServiceServer::new(event::grpc::EventApi::new(auth.clone(), events, webhooks))
@@ -447,8 +466,8 @@ fn serve_grpc(
         .add_service(reflection_v1alpha)
         .add_service(services.session.clone())
         .add_service(services.message.clone())
-        .add_service(ContactServiceServer::new(contact::grpc::ContactApi))
-        .add_service(GroupServiceServer::new(group::grpc::GroupApi))
+        .add_service(services.contact.clone())
+        .add_service(services.group.clone())
         .add_service(services.event.clone())
         .add_optional_service(services.simulator.clone());
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));

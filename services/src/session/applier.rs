@@ -141,6 +141,7 @@ impl EventApplier {
             }
             EngineEvent::Connected { user } => {
                 self.store.set_user(id, Some(&user)).await?;
+                self.sync_groups();
                 self.set_status(
                     Status::Connected,
                     &connected_reason(&user),
@@ -182,11 +183,38 @@ impl EventApplier {
                     },
                     ..Default::default()
                 });
-                let recorded =
-                    crate::message::inbound::record_message(&self.store, id, log_content, *message)
-                        .await?;
-                if let Some(record) = &recorded {
-                    self.emit(record::message_arrived(message_pb(record))).await;
+                if !message.from_me {
+                    let phone = match message.sender_phone_number.trim_start_matches('+') {
+                        "" => String::new(),
+                        digits => format!("+{digits}"),
+                    };
+                    let learned = crate::contact::directory::learn_sender(
+                        &self.store,
+                        id,
+                        &phone,
+                        &message.sender_lid,
+                        &message.push_name,
+                    )
+                    .await?;
+                    self.emit(learned).await;
+                }
+                // The message and its events commit together: a crash never
+                // keeps one without the other.
+                let recorded = crate::message::inbound::record_message(
+                    &self.store,
+                    id,
+                    log_content,
+                    *message,
+                    |record| {
+                        let drafts = record::message_arrived(message_pb(record));
+                        record::to_new_events(id, log.as_ref(), drafts)
+                    },
+                )
+                .await?;
+                if recorded.is_some()
+                    && let Some(events) = &self.events
+                {
+                    events.log().appended_elsewhere();
                 }
                 if let (true, Some(_), Some(key), Some(live)) =
                     (auto_read, recorded, key, self.live.upgrade())
@@ -289,6 +317,25 @@ impl EventApplier {
             }
         }
         Ok(())
+    }
+}
+
+impl EventApplier {
+    /// Refreshes the group cache in the background once connected: one
+    /// query, as WhatsApp clients make at login.
+    fn sync_groups(&self) {
+        let (Some(live), store, id) = (self.live.upgrade(), self.store.clone(), self.id) else {
+            return;
+        };
+        tokio::spawn(async move {
+            match crate::contact::directory::sync_groups(&store, id, live.connection.as_ref()).await
+            {
+                Ok(count) => tracing::debug!(session = id, groups = count, "group cache refreshed"),
+                Err(err) => {
+                    tracing::debug!(session = id, error = %err, "could not refresh the group cache")
+                }
+            }
+        });
     }
 }
 

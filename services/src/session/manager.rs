@@ -159,6 +159,18 @@ impl SessionManager {
         self.live(id).map(|live| live.connection.clone())
     }
 
+    /// The live connection of an existing session, to `what` (named in the
+    /// FAILED_PRECONDITION error when the session is not connected).
+    pub async fn require_connection(
+        &self,
+        id: SessionId,
+        what: &str,
+    ) -> Result<Arc<dyn Connection>> {
+        self.get(id).await?;
+        self.connection(id)
+            .ok_or_else(|| crate::engine::not_connected(what))
+    }
+
     /// Ids of the sessions with a live connection.
     pub fn live_ids(&self) -> Vec<SessionId> {
         let mut ids: Vec<_> = self

@@ -102,10 +102,26 @@ impl Store {
     /// Appends events in one transaction; returns their cursors, in order.
     pub async fn append_events(&self, batch: &[NewEvent]) -> Result<Vec<i64>> {
         let mut tx = self.writer.begin().await?;
+        let cursors = self.append_in(&mut tx, batch).await?;
+        tx.commit().await?;
+        Ok(cursors)
+    }
+
+    /// Appends events inside the caller's transaction, so they commit with
+    /// the change they describe. On PostgreSQL appends are serialized (an
+    /// advisory lock held to commit) so cursors become visible in order.
+    pub(super) async fn append_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        batch: &[NewEvent],
+    ) -> Result<Vec<i64>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(PG_APPEND_LOCK)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         let mut cursors = Vec::with_capacity(batch.len());
@@ -119,11 +135,10 @@ impl Store {
             .bind(&event.payload)
             .bind(i64::from(event.webhook))
             .bind(event.create_time)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
             cursors.push(row.try_get("cursor")?);
         }
-        tx.commit().await?;
         Ok(cursors)
     }
 

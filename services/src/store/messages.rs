@@ -563,7 +563,36 @@ impl Store {
     }
 
     /// Records a received message; `None` when it was recorded before.
+    /// Stores a received message and, in the same transaction, the events
+    /// `events` drafts for it (given its id): a crash never keeps one without
+    /// the other. `None` when the message was already stored.
+    pub async fn insert_inbound_with_events(
+        &self,
+        record: &MessageRecord,
+        events: impl FnOnce(i64) -> Vec<super::NewEvent>,
+    ) -> Result<Option<i64>> {
+        let mut tx = self.writer.begin().await?;
+        let Some(id) = insert_inbound(&mut tx, record).await? else {
+            return Ok(None);
+        };
+        self.append_in(&mut tx, &events(id)).await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
     pub async fn insert_inbound(&self, record: &MessageRecord) -> Result<Option<i64>> {
+        let mut tx = self.writer.begin().await?;
+        let id = insert_inbound(&mut tx, record).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+}
+
+async fn insert_inbound(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    record: &MessageRecord,
+) -> Result<Option<i64>> {
+    {
         let row = sqlx::query(
             "INSERT INTO messages (session_id, direction, chat, chat_type, sender, sender_pn, sender_lid, \
              push_name, whatsapp_id, kind, body, payload, media_ref, status, create_time, send_time, update_time) \
@@ -586,11 +615,13 @@ impl Store {
         .bind(record.status as i64)
         .bind(record.create_time)
         .bind(record.send_time)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut **tx)
         .await?;
         Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
+}
 
+impl Store {
     /// Inbound messages marked read by this session.
     pub async fn mark_inbound_read(
         &self,

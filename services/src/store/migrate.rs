@@ -50,6 +50,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0006_sim_directory.sql"),
         postgres: include_str!("../../../migrations/postgres/0006_sim_directory.sql"),
     },
+    Migration {
+        version: 7,
+        description: "contacts and groups",
+        sqlite: include_str!("../../../migrations/sqlite/0007_contacts_groups.sql"),
+        postgres: include_str!("../../../migrations/postgres/0007_contacts_groups.sql"),
+    },
+    Migration {
+        version: 8,
+        description: "webhook leases",
+        sqlite: include_str!("../../../migrations/sqlite/0008_webhook_leases.sql"),
+        postgres: include_str!("../../../migrations/postgres/0008_webhook_leases.sql"),
+    },
 ];
 
 /// Arbitrary constant naming our advisory lock, so replicas starting together

@@ -3,6 +3,7 @@
 //! All SQL of the server lives in this module's files.
 
 mod credentials;
+mod directory;
 mod events;
 mod media;
 mod messages;
@@ -20,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Executor};
 
+pub use directory::{ContactChange, ContactPatch, ContactRow, GroupRow};
 pub use events::{EventRow, EventScope, NewEvent};
 pub use media::NewMedia;
 pub use messages::{FilterValue, MessageQuery, NewOutbound, Queued};

@@ -82,6 +82,51 @@ fn delivery_from_row(row: &AnyRow) -> Result<DeliveryRow, sqlx::Error> {
 
 impl Store {
     /// Starts a session's webhook at `cursor` unless it was started before.
+    /// Takes or renews, for `holder`, the webhook leases of `sessions` that
+    /// are free, expired or already its own, until `expire_time`; returns
+    /// the sessions `holder` holds now.
+    pub async fn claim_webhook_leases(
+        &self,
+        holder: &str,
+        sessions: &[SessionId],
+        now: i64,
+        expire_time: i64,
+    ) -> Result<Vec<SessionId>> {
+        for chunk in sessions.chunks(200) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect();
+            let now_param = 3 * chunk.len() + 1;
+            let sql = format!(
+                "INSERT INTO webhook_leases (session_id, holder, expire_time) VALUES {} \
+                 ON CONFLICT (session_id) DO UPDATE SET holder = excluded.holder, expire_time = excluded.expire_time \
+                 WHERE webhook_leases.holder = excluded.holder OR webhook_leases.expire_time < ${now_param}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for session in chunk {
+                query = query.bind(*session).bind(holder).bind(expire_time);
+            }
+            query.bind(now).execute(&self.writer).await?;
+        }
+        Ok(sqlx::query_scalar(
+            "SELECT session_id FROM webhook_leases WHERE holder = $1 AND expire_time >= $2",
+        )
+        .bind(holder)
+        .bind(now)
+        .fetch_all(&self.writer)
+        .await?)
+    }
+
+    /// Gives up `holder`'s leases (at shutdown) so other replicas take over at once.
+    pub async fn release_webhook_leases(&self, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM webhook_leases WHERE holder = $1")
+            .bind(holder)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
     pub async fn start_webhook_cursor(&self, session: SessionId, cursor: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO webhook_cursors (session_id, cursor) VALUES ($1, $2) \

@@ -31,8 +31,11 @@ use crate::store::{AttemptOutcome, AttemptRow, DeliveryRow, RecordedAttempt, Sto
 
 /// Deliveries created per step from the log.
 const TAKE_BATCH: i64 = 256;
-/// How often the set of sessions with webhooks is read again.
+/// How often the set of sessions with webhooks is read again (and leases renewed).
 const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
+/// How long a replica's claim on a session's webhook lasts unless renewed:
+/// after a replica dies, another takes its sessions over within this time.
+const LEASE_TTL: Duration = Duration::from_secs(10);
 
 /// Where a session's webhook goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +61,8 @@ pub struct Webhooks {
     fetcher: Arc<Fetcher>,
     config: WebhookConfig,
     record: mpsc::Sender<RecordJob>,
+    /// This replica's name on webhook leases.
+    holder: Arc<str>,
 }
 
 impl Webhooks {
@@ -71,6 +76,7 @@ impl Webhooks {
             fetcher: Arc::new(Fetcher::new(allow_private, config.timeout)),
             config,
             record,
+            holder: format!("{:016x}", rand::rng().random::<u64>()).into(),
         }
     }
 
@@ -91,20 +97,43 @@ impl Webhooks {
         tokio::spawn(self.clone().supervise(stop));
     }
 
+    /// Sessions whose webhook lease this replica holds (taking free or
+    /// expired ones): only the holder delivers, so replicas never post a
+    /// session's events twice or out of order.
+    async fn claim(&self, wanted: &HashMap<SessionId, Target>) -> Result<Vec<SessionId>> {
+        let ids: Vec<SessionId> = wanted.keys().copied().collect();
+        let now = now_ms();
+        self.store
+            .claim_webhook_leases(&self.holder, &ids, now, now + LEASE_TTL.as_millis() as i64)
+            .await
+    }
+
     async fn supervise(self, stop: CancellationToken) {
         let mut running: HashMap<SessionId, Dispatcher> = HashMap::new();
         loop {
             match self.store.webhook_sessions().await {
                 Ok(sessions) => {
-                    let wanted: HashMap<SessionId, Target> = sessions
+                    let mut wanted: HashMap<SessionId, Target> = sessions
                         .into_iter()
                         .map(|(id, url, secret)| (id, Target { url, secret }))
                         .collect();
+                    let held = match self.claim(&wanted).await {
+                        Ok(held) => held,
+                        Err(err) => {
+                            // Unsure what is held: deliver nothing until the next try.
+                            tracing::warn!(error = %err, "could not renew webhook leases");
+                            Vec::new()
+                        }
+                    };
                     running.retain(|id, dispatcher| {
-                        if wanted.contains_key(id) {
+                        if wanted.contains_key(id) && held.contains(id) {
                             return true;
                         }
                         dispatcher.stop.cancel();
+                        if wanted.contains_key(id) {
+                            // Another replica holds it now.
+                            return false;
+                        }
                         let (store, id) = (self.store.clone(), *id);
                         // Switched off or removed: open deliveries end as FAILED.
                         tokio::spawn(async move {
@@ -114,6 +143,7 @@ impl Webhooks {
                         });
                         false
                     });
+                    wanted.retain(|id, _| held.contains(id));
                     for (id, target) in wanted {
                         match running.get(&id) {
                             Some(dispatcher) => {
@@ -147,9 +177,15 @@ impl Webhooks {
                 }
             }
             tokio::select! {
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => break,
                 () = tokio::time::sleep(SUPERVISE_EVERY) => {}
             }
+        }
+        for dispatcher in running.values() {
+            dispatcher.stop.cancel();
+        }
+        if let Err(err) = self.store.release_webhook_leases(&self.holder).await {
+            tracing::debug!(error = %err, "could not release webhook leases");
         }
     }
 

@@ -270,7 +270,7 @@ pub fn contacts(contacts: Vec<pb::Contact>, update_mask: Vec<String>) -> EventDr
         event_type,
         Payload::Contacts(pb::ContactsPayload {
             contacts,
-            update_mask: mask(update_mask),
+            update_mask: mask_of(update_mask),
         }),
         None,
     )
@@ -288,7 +288,7 @@ pub fn groups(groups: Vec<pb::Group>, update_mask: Vec<String>, author: String) 
         event_type,
         Payload::Groups(pb::GroupsPayload {
             groups,
-            update_mask: mask(update_mask),
+            update_mask: mask_of(update_mask),
             author,
         }),
         None,
@@ -316,8 +316,37 @@ pub fn group_participants(
     )
 }
 
-fn mask(paths: Vec<String>) -> Option<prost_types::FieldMask> {
+fn mask_of(paths: Vec<String>) -> Option<prost_types::FieldMask> {
     (!paths.is_empty()).then_some(prost_types::FieldMask { paths })
+}
+
+/// `chats.upsert` for a new chat, else `chats.update` of its unread count
+/// and last activity.
+pub fn chat_changed(chat: &crate::store::ChatState) -> EventDraft {
+    let pb_chat = pb::Chat {
+        jid: chat.jid.clone(),
+        chat_type: chat_type(&chat.jid) as i32,
+        display_name: chat.display_name.clone(),
+        unread_count: chat.unread_count as i32,
+        conversation_time: Some(timestamp(chat.conversation_time)),
+        ..Default::default()
+    };
+    let (event_type, mask) = if chat.created {
+        ("chats.upsert", Vec::new())
+    } else {
+        (
+            "chats.update",
+            vec!["unread_count".to_owned(), "conversation_time".to_owned()],
+        )
+    };
+    EventDraft::new(
+        event_type,
+        Payload::Chats(pb::ChatsPayload {
+            chats: vec![pb_chat],
+            update_mask: mask_of(mask),
+        }),
+        Some(&chat.jid),
+    )
 }
 
 #[cfg(test)]

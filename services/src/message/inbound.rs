@@ -24,7 +24,7 @@ pub async fn record_message(
     session: SessionId,
     log_content: bool,
     message: InboundMessage,
-    events: impl FnOnce(&MessageRecord) -> Vec<crate::store::NewEvent>,
+    events: impl FnOnce(&MessageRecord, &crate::store::ChatState) -> Vec<crate::store::NewEvent>,
 ) -> Result<Option<MessageRecord>> {
     let kind = message
         .message
@@ -81,11 +81,14 @@ pub async fn record_message(
         ..record.clone()
     };
     Ok(store
-        .insert_inbound_with_events(&stored, |id| {
-            events(&MessageRecord {
-                id,
-                ..record.clone()
-            })
+        .insert_inbound_with_events(&stored, |id, chat| {
+            events(
+                &MessageRecord {
+                    id,
+                    ..record.clone()
+                },
+                chat,
+            )
         })
         .await?
         .map(|id| MessageRecord { id, ..record }))

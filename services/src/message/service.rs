@@ -462,8 +462,12 @@ impl Messages {
         self.inner.sessions.get(session).await?;
         let connection = self.connection(session, "mark messages read")?;
         connection.mark_read(&keys).await?;
+        let mut chats: Vec<String> = keys.iter().map(|k| k.remote_jid.clone()).collect();
+        chats.sort_unstable();
+        chats.dedup();
         let ids: Vec<String> = keys.into_iter().map(|k| k.id).collect();
         let changed = self.inner.store.mark_inbound_read(session, &ids).await?;
+        read_chats(&self.inner.store, self.inner.sessions.events(), session, &chats).await?;
         Ok(changed as usize)
     }
 
@@ -593,6 +597,23 @@ fn settle_queued(queued: Queued) -> Result<MessageRecord> {
 }
 
 /// `sessions/{s}/messages/{id}` → (s, id).
+/// Clears the unread count of chats the session read, logging `chats.update`.
+pub async fn read_chats(
+    store: &Store,
+    events: Option<&crate::event::Events>,
+    session: SessionId,
+    chats: &[String],
+) -> Result<()> {
+    let cleared = store.clear_unread(session, chats).await?;
+    if let Some(events) = events
+        && !cleared.is_empty()
+    {
+        let drafts = cleared.iter().map(crate::event::record::chat_changed).collect();
+        events.record(session, drafts).await?;
+    }
+    Ok(())
+}
+
 pub fn parse_message_name(name: &str, field: &str) -> Result<(SessionId, i64)> {
     let parts: Vec<&str> = name.split('/').collect();
     match parts.as_slice() {

@@ -205,8 +205,9 @@ impl EventApplier {
                     id,
                     log_content,
                     *message,
-                    |record| {
-                        let drafts = record::message_arrived(message_pb(record));
+                    |record, chat| {
+                        let mut drafts = record::message_arrived(message_pb(record));
+                        drafts.push(record::chat_changed(chat));
                         record::to_new_events(id, log.as_ref(), drafts)
                     },
                 )
@@ -222,6 +223,13 @@ impl EventApplier {
                     match live.connection.mark_read(std::slice::from_ref(&key)).await {
                         Ok(()) => {
                             self.store.mark_inbound_read(id, &[key.id]).await?;
+                            crate::message::service::read_chats(
+                                &self.store,
+                                self.events.as_ref(),
+                                id,
+                                &[key.remote_jid],
+                            )
+                            .await?;
                         }
                         Err(err) => {
                             tracing::debug!(session = id, error = %err, "could not mark a message read")

@@ -154,6 +154,11 @@ impl SessionManager {
         self.inner.engine.resources(id).await
     }
 
+    /// The event log's service, when events are recorded.
+    pub fn events(&self) -> Option<&Events> {
+        self.inner.events.as_ref()
+    }
+
     /// The session's live connection, if any.
     pub fn connection(&self, id: SessionId) -> Option<Arc<dyn Connection>> {
         self.live(id).map(|live| live.connection.clone())

@@ -566,16 +566,26 @@ impl Store {
     /// Stores a received message and, in the same transaction, the events
     /// `events` drafts for it (given its id): a crash never keeps one without
     /// the other. `None` when the message was already stored.
+    /// The message also counts in its chat; `events` sees the chat after it.
     pub async fn insert_inbound_with_events(
         &self,
         record: &MessageRecord,
-        events: impl FnOnce(i64) -> Vec<super::NewEvent>,
+        events: impl FnOnce(i64, &super::ChatState) -> Vec<super::NewEvent>,
     ) -> Result<Option<i64>> {
         let mut tx = self.writer.begin().await?;
         let Some(id) = insert_inbound(&mut tx, record).await? else {
             return Ok(None);
         };
-        self.append_in(&mut tx, &events(id)).await?;
+        let from_me = record.direction == crate::message::model::Direction::Outbound;
+        // A personal chat is named after the other person; groups by their subject elsewhere.
+        let name = if from_me || record.chat.ends_with("@g.us") {
+            ""
+        } else {
+            record.push_name.as_str()
+        };
+        let time = record.send_time.unwrap_or(record.create_time);
+        let chat = super::chats::touch_chat(&mut tx, record.session_id, &record.chat, name, from_me, time).await?;
+        self.append_in(&mut tx, &events(id, &chat)).await?;
         tx.commit().await?;
         Ok(Some(id))
     }

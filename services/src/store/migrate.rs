@@ -62,6 +62,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0008_webhook_leases.sql"),
         postgres: include_str!("../../../migrations/postgres/0008_webhook_leases.sql"),
     },
+    Migration {
+        version: 10,
+        description: "chats",
+        sqlite: include_str!("../../../migrations/sqlite/0010_chats.sql"),
+        postgres: include_str!("../../../migrations/postgres/0010_chats.sql"),
+    },
 ];
 
 /// Arbitrary constant naming our advisory lock, so replicas starting together

@@ -2,6 +2,7 @@
 //! driver: one set of queries where the dialects agree, per-dialect migrations.
 //! All SQL of the server lives in this module's files.
 
+mod chats;
 mod credentials;
 mod directory;
 mod events;
@@ -21,6 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Executor};
 
+pub use chats::ChatState;
 pub use directory::{ContactChange, ContactPatch, ContactRow, GroupRow};
 pub use events::{EventRow, EventScope, NewEvent};
 pub use media::NewMedia;

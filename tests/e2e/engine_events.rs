@@ -15,7 +15,7 @@ use wagate::session::SessionManager;
 use wagate::session::manager::ManagerOptions;
 use wagate::session::model::{LinkedUser, LogType, Settings, Status};
 use wagate::store::Store;
-use wagate_proto::v1::{MessageKey, PresenceState};
+use wagate_proto::v1::{self as pb, MessageKey, PresenceState};
 use wagate_tests::{TempDir, TestDb, backends, eventually};
 
 /// Plays a fixed list of events on every open.
@@ -264,5 +264,163 @@ async fn engine_events_become_statuses_and_log_entries() {
         assert!(session.qr.is_none());
         store.close().await;
         db.drop_database().await;
+    }
+}
+
+/// Records the calls it is asked to reject.
+struct Rejecting(Arc<Mutex<Vec<String>>>);
+
+#[async_trait::async_trait]
+impl Connection for Rejecting {
+    async fn request_pair_code(&self, phone: &str) -> Result<PairCode> {
+        Idle.request_pair_code(phone).await
+    }
+    async fn send_message(&self, message: &OutgoingMessage) -> Result<SystemTime> {
+        Idle.send_message(message).await
+    }
+    async fn edit_message(&self, chat: &str, id: &str, text: &str) -> Result<()> {
+        Idle.edit_message(chat, id, text).await
+    }
+    async fn revoke_message(&self, chat: &str, key: &MessageKey) -> Result<()> {
+        Idle.revoke_message(chat, key).await
+    }
+    async fn mark_read(&self, keys: &[MessageKey]) -> Result<()> {
+        Idle.mark_read(keys).await
+    }
+    async fn send_presence(&self, presence: PresenceState, chat: Option<&str>) -> Result<()> {
+        Idle.send_presence(presence, chat).await
+    }
+    async fn download_media(&self, media_ref: &str) -> Result<MediaBlob> {
+        Idle.download_media(media_ref).await
+    }
+    async fn reject_call(&self, call: &wagate::engine::IncomingCall) -> Result<()> {
+        self.0.lock().unwrap().push(call.call_id.clone());
+        Ok(())
+    }
+    async fn close(&self) {}
+}
+
+/// Plays its script once, on a connection that records rejected calls.
+struct CallingEngine {
+    script: Vec<EngineEvent>,
+    rejected: Arc<Mutex<Vec<String>>>,
+}
+
+#[async_trait::async_trait]
+impl Engine for CallingEngine {
+    fn name(&self) -> &'static str {
+        "calling"
+    }
+    async fn open(
+        &self,
+        _: i64,
+        _: OpenOptions,
+        events: mpsc::Sender<EngineEvent>,
+    ) -> Result<Box<dyn Connection>> {
+        let script = self.script.clone();
+        tokio::spawn(async move {
+            for event in script {
+                let _ = events.send(event).await;
+            }
+        });
+        Ok(Box::new(Rejecting(self.rejected.clone())))
+    }
+    async fn has_credentials(&self, _: i64) -> Result<bool> {
+        Ok(false)
+    }
+    async fn logout(&self, _: i64) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn call(id: &str, status: pb::CallStatus) -> EngineEvent {
+    EngineEvent::Call(Box::new(wagate::engine::IncomingCall {
+        call_id: id.into(),
+        caller: "15557654321@s.whatsapp.net".into(),
+        caller_phone_number: "+15557654321".into(),
+        creator: "15557654321:2@s.whatsapp.net".into(),
+        time: SystemTime::now(),
+        group_call: false,
+        video: true,
+        status,
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_are_logged_and_rejected_when_the_session_says_so() {
+    use wagate::event::{EventLog, Events, LogOptions};
+    use wagate::store::EventScope;
+    for backend in backends() {
+        for auto_reject in [true, false] {
+            let dir = TempDir::new("calls");
+            let db = TestDb::create(backend, dir.path()).await;
+            let store = Store::connect(&db.url, 2).await.unwrap();
+            store.migrate().await.unwrap();
+            let stop = tokio_util::sync::CancellationToken::new();
+            let log = EventLog::start(store.clone(), LogOptions::default(), stop.clone())
+                .await
+                .unwrap();
+            let events = Events::new(log, store.clone(), stop.clone());
+            let rejected = Arc::new(Mutex::new(Vec::new()));
+            let engine = Arc::new(CallingEngine {
+                script: vec![
+                    EngineEvent::Connected { user: user() },
+                    call("RING", pb::CallStatus::Offer),
+                    call("GONE", pb::CallStatus::Timeout),
+                ],
+                rejected: rejected.clone(),
+            });
+            let options = ManagerOptions {
+                allow_private_urls: false,
+                connect_wait: Duration::from_millis(10),
+                reconnect_stagger: Duration::ZERO,
+            };
+            let manager = SessionManager::new(store.clone(), engine, options, None, Some(events));
+            let settings = Settings {
+                display_name: "Calls".into(),
+                phone_number: "+15551234567".into(),
+                auto_reject_calls: auto_reject,
+                ..Default::default()
+            };
+            let (session, _) = manager.create(settings).await.unwrap();
+            manager.connect(session.id).await.unwrap();
+            let scope = EventScope {
+                sessions: vec![session.id],
+                types: vec!["call".into()],
+            };
+            let calls = eventually("two call events", Duration::from_secs(10), || {
+                let store = store.clone();
+                let scope = scope.clone();
+                async move {
+                    let rows = store.events_after(0, &scope, 10).await.ok()?;
+                    (rows.len() == 2).then_some(rows)
+                }
+            })
+            .await;
+            let json: Vec<serde_json::Value> = calls
+                .iter()
+                .map(|row| {
+                    serde_json::from_str(&wagate::event::record::event_pb(row).json).unwrap()
+                })
+                .collect();
+            assert_eq!(json[0]["event"], "call");
+            let offered = &json[0]["data"]["call"];
+            assert_eq!(offered["id"], "RING", "{offered}");
+            assert_eq!(offered["from"], "15557654321@s.whatsapp.net");
+            assert_eq!(offered["isVideo"], true);
+            assert_eq!(offered["status"], "offer");
+            assert_eq!(json[1]["data"]["call"]["status"], "timeout");
+            // Only the ringing call is rejected, and only when the session says so.
+            let want: Vec<String> = if auto_reject {
+                vec!["RING".into()]
+            } else {
+                Vec::new()
+            };
+            assert_eq!(*rejected.lock().unwrap(), want);
+            manager.shutdown().await;
+            stop.cancel();
+            store.close().await;
+            db.drop_database().await;
+        }
     }
 }

@@ -82,6 +82,25 @@ pub enum EngineEvent {
     },
     /// Contacts or groups changed (see [`DirectoryEvent`]).
     Directory(DirectoryEvent),
+    /// A voice or video call: offered to the account, or missed.
+    Call(Box<IncomingCall>),
+}
+
+/// A call to the account.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncomingCall {
+    pub call_id: String,
+    /// JID of the caller (a user JID or LID).
+    pub caller: String,
+    /// The caller's phone number in E.164 form, when known.
+    pub caller_phone_number: String,
+    /// JID of the call's creator, needed to reject it.
+    pub creator: String,
+    pub time: SystemTime,
+    pub group_call: bool,
+    pub video: bool,
+    /// OFFER while it rings; TIMEOUT when it was missed.
+    pub status: pb::CallStatus,
 }
 
 impl EngineEvent {
@@ -197,6 +216,11 @@ pub trait Connection: Send + Sync {
     /// Closes the connection, keeping credentials, and waits until the engine's
     /// work for it has stopped: no event is sent after this returns.
     async fn close(&self);
+
+    /// Declines a ringing call (the session's `auto_reject_calls`).
+    async fn reject_call(&self, _call: &IncomingCall) -> Result<()> {
+        Err(unsupported("reject calls"))
+    }
 
     // Contacts. JIDs are normalized user JIDs (`<digits>@s.whatsapp.net`)
     // or LIDs (`<id>@lid`), without device suffix.

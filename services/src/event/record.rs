@@ -349,6 +349,24 @@ pub fn chat_changed(chat: &crate::store::ChatState) -> EventDraft {
     )
 }
 
+/// `call`: a call to the account, and whether it was rejected automatically.
+pub fn call(call: &crate::engine::IncomingCall, auto_rejected: bool) -> EventDraft {
+    EventDraft::new(
+        "call",
+        Payload::Call(pb::CallPayload {
+            call_id: call.call_id.clone(),
+            caller: call.caller.clone(),
+            caller_phone_number: call.caller_phone_number.clone(),
+            call_time: Some(timestamp(crate::api::system_time_ms(call.time))),
+            group_call: call.group_call,
+            video: call.video,
+            status: call.status as i32,
+            auto_rejected,
+        }),
+        Some(&call.caller),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -467,7 +467,13 @@ impl Messages {
         chats.dedup();
         let ids: Vec<String> = keys.into_iter().map(|k| k.id).collect();
         let changed = self.inner.store.mark_inbound_read(session, &ids).await?;
-        read_chats(&self.inner.store, self.inner.sessions.events(), session, &chats).await?;
+        read_chats(
+            &self.inner.store,
+            self.inner.sessions.events(),
+            session,
+            &chats,
+        )
+        .await?;
         Ok(changed as usize)
     }
 
@@ -608,7 +614,10 @@ pub async fn read_chats(
     if let Some(events) = events
         && !cleared.is_empty()
     {
-        let drafts = cleared.iter().map(crate::event::record::chat_changed).collect();
+        let drafts = cleared
+            .iter()
+            .map(crate::event::record::chat_changed)
+            .collect();
         events.record(session, drafts).await?;
     }
     Ok(())

@@ -309,6 +309,10 @@ impl EventApplier {
                         .await;
                 }
             }
+            EngineEvent::Call(call) => {
+                let drafts = self.answer_call(&call).await?;
+                self.emit(drafts).await;
+            }
             EngineEvent::Directory(change) => {
                 let drafts = crate::contact::directory::record(&self.store, id, change).await?;
                 self.emit(drafts).await;
@@ -329,6 +333,27 @@ impl EventApplier {
 }
 
 impl EventApplier {
+    /// Rejects a ringing call when the session's `auto_reject_calls` is on
+    /// (seed 001); the `call` event says whether it was.
+    async fn answer_call(&self, call: &crate::engine::IncomingCall) -> Result<Vec<EventDraft>> {
+        let reject = call.status == wagate_proto::v1::CallStatus::Offer
+            && self
+                .store
+                .get_session(self.id)
+                .await?
+                .is_some_and(|s| s.settings.auto_reject_calls);
+        let mut rejected = false;
+        if reject && let Some(live) = self.live.upgrade() {
+            match live.connection.reject_call(call).await {
+                Ok(()) => rejected = true,
+                Err(err) => {
+                    tracing::warn!(session = self.id, error = %err, "could not reject a call")
+                }
+            }
+        }
+        Ok(vec![record::call(call, rejected)])
+    }
+
     /// Refreshes the group cache in the background once connected: one
     /// query, as WhatsApp clients make at login.
     fn sync_groups(&self) {

@@ -76,7 +76,11 @@ pub(super) async fn touch_chat(
 impl Store {
     /// Clears the unread count of chats the session read; returns the chats
     /// that had unread messages.
-    pub async fn clear_unread(&self, session: SessionId, jids: &[String]) -> Result<Vec<ChatState>> {
+    pub async fn clear_unread(
+        &self,
+        session: SessionId,
+        jids: &[String],
+    ) -> Result<Vec<ChatState>> {
         let mut cleared = Vec::new();
         let mut tx = self.writer.begin().await?;
         for jid in jids {

@@ -584,7 +584,15 @@ impl Store {
             record.push_name.as_str()
         };
         let time = record.send_time.unwrap_or(record.create_time);
-        let chat = super::chats::touch_chat(&mut tx, record.session_id, &record.chat, name, from_me, time).await?;
+        let chat = super::chats::touch_chat(
+            &mut tx,
+            record.session_id,
+            &record.chat,
+            name,
+            from_me,
+            time,
+        )
+        .await?;
         self.append_in(&mut tx, &events(id, &chat)).await?;
         tx.commit().await?;
         Ok(Some(id))

@@ -9,6 +9,7 @@ use whatsapp_rust::types::events::{ConnectFailureReason, Event};
 use whatsapp_rust::types::presence::{ChatPresence, ChatPresenceMedia};
 use whatsapp_rust::wacore_binary::JidExt;
 
+use super::calls;
 use super::directory::{self, Me};
 use super::groups;
 use super::messaging::inbound::{message_event, receipt_event};
@@ -203,6 +204,14 @@ pub fn map(event: &Event, me: impl FnOnce() -> Option<LinkedUser>, now: SystemTi
         Event::ClientOutdated(_) => Mapped::Terminal(Terminal::Stopped {
             reason: "WhatsApp says this client version is outdated (405); update wagate".into(),
         }),
+        Event::IncomingCall(call) => calls::offer(&call.from, call.timestamp, &call.action)
+            .map(Mapped::Report)
+            .unwrap_or(Mapped::Ignore),
+        Event::MissedCall(missed) => Mapped::Report(calls::missed(
+            &missed.from,
+            &missed.call_id,
+            missed.timestamp,
+        )),
         Event::ChatPresence(update) => {
             let state = match (&update.state, &update.media) {
                 (ChatPresence::Composing, ChatPresenceMedia::Audio) => PresenceState::Recording,

@@ -5,6 +5,7 @@
 //! log. Credentials live in one SQLite file per session (embedded default) or
 //! in PostgreSQL tables ([`pg::PgBackend`]) so a session can move replicas.
 
+pub mod calls;
 pub mod conformance;
 pub mod directory;
 pub mod events;
@@ -544,6 +545,25 @@ impl Connection for WaConnection {
 
     async fn leave_group(&self, group: &str) -> Result<()> {
         groups::leave_group(&self.client, group).await
+    }
+
+    async fn reject_call(&self, call: &crate::engine::IncomingCall) -> Result<()> {
+        directory::connected(&self.client, "reject a call")?;
+        let peer: whatsapp_rust::Jid = call
+            .caller
+            .parse()
+            .map_err(|_| Error::internal(format!("unparsable caller {}", call.caller)))?;
+        let creator: whatsapp_rust::Jid = call.creator.parse().unwrap_or_else(|_| peer.clone());
+        self.client
+            .voip()
+            .reject_call(&call.call_id, &peer, &creator)
+            .await
+            .map_err(|e| {
+                Error::whatsapp(
+                    Code::FailedPrecondition,
+                    format!("WhatsApp refused to reject the call: {e}"),
+                )
+            })
     }
 
     async fn close(&self) {

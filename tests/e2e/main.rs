@@ -2,6 +2,7 @@
 //! `WAGATE_TEST_DATABASE_URL`) PostgreSQL. One binary, one module per area.
 
 mod auth;
+mod channels;
 mod chats;
 mod contacts;
 mod engine_events;

@@ -63,6 +63,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../../migrations/postgres/0008_webhook_leases.sql"),
     },
     Migration {
+        version: 9,
+        description: "sim channels",
+        sqlite: include_str!("../../../migrations/sqlite/0009_sim_channels.sql"),
+        postgres: include_str!("../../../migrations/postgres/0009_sim_channels.sql"),
+    },
+    Migration {
         version: 10,
         description: "chats",
         sqlite: include_str!("../../../migrations/sqlite/0010_chats.sql"),

@@ -1,9 +1,10 @@
-//! SQL for the simulated network's contacts and groups: block lists, address
-//! books and groups (each stored whole, as JSON the network encodes).
+//! SQL for the simulated network's contacts, groups and channels: block
+//! lists, address books, groups (each stored whole, as JSON the network
+//! encodes) and channel admins and followers.
 
 use sqlx::Row;
 
-use super::{Store, now_ms};
+use super::{SimAccountRow, Store, now_ms};
 use crate::error::Result;
 
 /// A name an account saved for another account.
@@ -111,6 +112,67 @@ impl Store {
         .bind(now_ms())
         .execute(&self.writer)
         .await?;
+        Ok(())
+    }
+
+    /// Every account's ties to channels (newsletters): (channel JID, the
+    /// account's digits, whether it administers the channel rather than
+    /// follows it).
+    pub async fn sim_channel_members(&self) -> Result<Vec<(String, String, bool)>> {
+        let rows = sqlx::query(
+            "SELECT channel_jid, phone_number, role FROM sim_channel_members \
+             ORDER BY channel_jid, phone_number, role",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                Ok::<_, sqlx::Error>((
+                    r.try_get("channel_jid")?,
+                    r.try_get("phone_number")?,
+                    r.try_get::<String, _>("role")? == "admin",
+                ))
+            })
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Registers an account with the channels (JIDs) it administers and
+    /// follows, all or nothing.
+    pub async fn insert_sim_account_with_channels(
+        &self,
+        account: &SimAccountRow,
+        admin_of: &[String],
+        follows: &[String],
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO sim_accounts (phone_number, lid, push_name, seq, create_time) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&account.phone_number)
+        .bind(&account.lid)
+        .bind(&account.push_name)
+        .bind(account.seq)
+        .bind(account.create_time)
+        .execute(&mut *tx)
+        .await?;
+        let ties = admin_of
+            .iter()
+            .map(|jid| (jid, "admin"))
+            .chain(follows.iter().map(|jid| (jid, "follower")));
+        for (channel_jid, role) in ties {
+            sqlx::query(
+                "INSERT INTO sim_channel_members (channel_jid, phone_number, role, create_time) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (channel_jid, phone_number, role) DO NOTHING",
+            )
+            .bind(channel_jid)
+            .bind(&account.phone_number)
+            .bind(role)
+            .bind(account.create_time)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

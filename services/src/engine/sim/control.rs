@@ -4,8 +4,8 @@ use tonic::{Request, Response, Status};
 use wagate_proto::v1 as pb;
 use wagate_proto::v1::simulator_service_server::SimulatorService;
 
-use super::network::FaultKind;
 use super::network::{Account, Linked};
+use super::network::{FaultKind, is_channel_jid};
 use super::{Gate, Network};
 use crate::api::{bearer, decode_page_token, encode_page_token, page_size, timestamp};
 use crate::error::Error;
@@ -41,7 +41,28 @@ fn account_pb(account: &Account, devices: Vec<String>) -> pb::SimAccount {
         lid: account.lid.clone(),
         linked_devices: devices,
         create_time: Some(timestamp(account.create_time)),
+        channels: account.channels.clone(),
+        followed_channels: account.followed_channels.clone(),
     }
+}
+
+/// Channel JIDs as given, each checked to be `<digits>@newsletter`.
+fn channel_jids(field: &str, jids: &[String]) -> Result<Vec<String>, Status> {
+    jids.iter()
+        .enumerate()
+        .map(|(i, jid)| {
+            let jid = jid.trim();
+            if is_channel_jid(jid) {
+                Ok(jid.to_owned())
+            } else {
+                Err(Error::invalid_field(
+                    format!("{field}[{i}]"),
+                    format!("{jid:?} is not a channel JID (<digits>@newsletter)"),
+                )
+                .into())
+            }
+        })
+        .collect()
 }
 
 impl ControlService {
@@ -76,9 +97,11 @@ impl SimulatorService for ControlService {
             )
             .into());
         }
+        let admin_of = channel_jids("account.channels", &account.channels)?;
+        let follows = channel_jids("account.followed_channels", &account.followed_channels)?;
         let created = self
             .network
-            .register_account(&number, Some(&account.push_name))
+            .register_account_with_channels(&number, Some(&account.push_name), &admin_of, &follows)
             .await?;
         Ok(Response::new(account_pb(&created, Vec::new())))
     }

@@ -46,6 +46,9 @@ enum Target {
     Peer(Peer),
     /// A group: its other members (digits).
     Group(Vec<String>),
+    /// A channel (newsletter) the sender administers: the accounts its posts
+    /// reach (digits).
+    Channel(Vec<String>),
 }
 
 /// The other party of a personal chat.
@@ -121,6 +124,13 @@ impl State {
                     Code::NotFound,
                     Reason::NotFound,
                     format!("group {jid} does not exist on the simulated network"),
+                ));
+            }
+            "newsletter" => {
+                return Err(Error::new(
+                    Code::NotFound,
+                    Reason::NotFound,
+                    format!("{jid} is a channel, not an account"),
                 ));
             }
             _ => None,
@@ -216,6 +226,12 @@ impl Network {
             let faults = state.take_faults(&sender.digits);
             let peer = if request.chat.ends_with("@g.us") {
                 None
+            } else if request.chat.ends_with("@newsletter") {
+                Some(
+                    state
+                        .channel_recipients(&sender.digits, &request.chat)
+                        .map(Target::Channel),
+                )
             } else {
                 Some(state.peer(&request.chat).map(Target::Peer))
             };
@@ -250,6 +266,12 @@ impl Network {
             Target::Group(members) => {
                 let now = self
                     .send_to_group(&account, &sender, &request, &members)
+                    .await?;
+                return self.acknowledge(&account, disconnect, now);
+            }
+            Target::Channel(recipients) => {
+                let now = self
+                    .send_to_channel(&account, &sender, &request, &recipients)
                     .await?;
                 return self.acknowledge(&account, disconnect, now);
             }
@@ -556,6 +578,10 @@ impl Network {
             }
             let Some(delivery) = delivery else { continue };
             found += 1;
+            // Channel posts get no receipts on WhatsApp (only view counts).
+            if delivery.to_jid.ends_with("@newsletter") {
+                continue;
+            }
             let sender_digits = delivery
                 .from_jid
                 .split('@')

@@ -2,6 +2,9 @@
 //! them, QR and pair-code linking, and the live device connections. Accounts
 //! and links are stored so they survive a restart, as they do on WhatsApp.
 
+mod channels;
+#[cfg(test)]
+mod channels_tests;
 #[cfg(test)]
 mod contact_tests;
 mod directory;
@@ -29,6 +32,7 @@ use crate::engine::PairCode;
 use crate::error::{Error, Result};
 use crate::store::{SimAccountRow, SimDeviceRow, Store, now_ms};
 
+pub use channels::is_channel_jid;
 /// WhatsApp's pair-code alphabet (no 0, O, I, U to avoid confusion).
 pub use messaging::{FaultKind, new_message_id};
 
@@ -44,6 +48,10 @@ pub struct Account {
     pub push_name: String,
     pub seq: i64,
     pub create_time: i64,
+    /// Channel (newsletter) JIDs the account administers, sorted.
+    pub channels: Vec<String>,
+    /// Channel (newsletter) JIDs the account follows, sorted.
+    pub followed_channels: Vec<String>,
     next_device: u32,
 }
 
@@ -150,6 +158,8 @@ impl Network {
                     push_name: row.push_name,
                     seq: row.seq,
                     create_time: row.create_time,
+                    channels: Vec::new(),
+                    followed_channels: Vec::new(),
                     next_device: 1,
                 },
             );
@@ -167,6 +177,7 @@ impl Network {
             );
         }
         directory::load(&store, &mut state).await?;
+        channels::load(&store, &mut state).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -186,6 +197,19 @@ impl Network {
 
     /// Registers a phone number. `digits` must already be normalized.
     pub async fn register_account(&self, digits: &str, push_name: Option<&str>) -> Result<Account> {
+        self.register_account_with_channels(digits, push_name, &[], &[])
+            .await
+    }
+
+    /// Registers a phone number with the channels (newsletter JIDs, already
+    /// validated) it administers, creating them, and those it follows.
+    pub async fn register_account_with_channels(
+        &self,
+        digits: &str,
+        push_name: Option<&str>,
+        admin_of: &[String],
+        follows: &[String],
+    ) -> Result<Account> {
         let account = {
             let mut state = self.state();
             if state.accounts.contains_key(digits) {
@@ -203,6 +227,8 @@ impl Network {
                     .unwrap_or(format!("Sim +{digits}")),
                 seq: state.next_seq,
                 create_time: now_ms(),
+                channels: channels::channel_set(admin_of),
+                followed_channels: channels::channel_set(follows),
                 next_device: 1,
             };
             // Reserve the number before the write so a concurrent registration fails cleanly.
@@ -216,7 +242,12 @@ impl Network {
             seq: account.seq,
             create_time: account.create_time,
         };
-        if let Err(err) = self.inner.store.insert_sim_account(&row).await {
+        let stored = self
+            .inner
+            .store
+            .insert_sim_account_with_channels(&row, &account.channels, &account.followed_channels)
+            .await;
+        if let Err(err) = stored {
             self.state().accounts.remove(digits);
             return Err(err);
         }

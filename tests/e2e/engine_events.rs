@@ -346,63 +346,89 @@ fn call(id: &str, status: pb::CallStatus) -> EngineEvent {
     }))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calls_are_logged_and_rejected_when_the_session_says_so() {
+/// Plays `script` on a session with `settings` and an event log; returns the
+/// JSON of the session's events of `types` once `count` of them are logged,
+/// and the calls the connection was asked to reject.
+async fn logged(
+    backend: wagate_tests::Backend,
+    settings: Settings,
+    script: Vec<EngineEvent>,
+    types: &[&str],
+    count: usize,
+) -> (Vec<serde_json::Value>, Vec<String>) {
     use wagate::event::{EventLog, Events, LogOptions};
     use wagate::store::EventScope;
+    let dir = TempDir::new("logged");
+    let db = TestDb::create(backend, dir.path()).await;
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let log = EventLog::start(store.clone(), LogOptions::default(), stop.clone())
+        .await
+        .unwrap();
+    let events = Events::new(log, store.clone(), stop.clone());
+    let rejected = Arc::new(Mutex::new(Vec::new()));
+    let engine = Arc::new(CallingEngine {
+        script,
+        rejected: rejected.clone(),
+    });
+    let options = ManagerOptions {
+        allow_private_urls: false,
+        connect_wait: Duration::from_millis(10),
+        reconnect_stagger: Duration::ZERO,
+    };
+    let manager = SessionManager::new(store.clone(), engine, options, None, Some(events));
+    let (session, _) = manager.create(settings).await.unwrap();
+    manager.connect(session.id).await.unwrap();
+    let scope = EventScope {
+        sessions: vec![session.id],
+        types: types.iter().map(|t| t.to_string()).collect(),
+    };
+    let rows = eventually(
+        &format!("{count} events of {types:?}"),
+        Duration::from_secs(10),
+        || {
+            let store = store.clone();
+            let scope = scope.clone();
+            async move {
+                let rows = store.events_after(0, &scope, 100).await.ok()?;
+                (rows.len() >= count).then_some(rows)
+            }
+        },
+    )
+    .await;
+    let json = rows
+        .iter()
+        .map(|row| serde_json::from_str(&wagate::event::record::event_pb(row).json).unwrap())
+        .collect();
+    manager.shutdown().await;
+    stop.cancel();
+    store.close().await;
+    db.drop_database().await;
+    let rejected = rejected.lock().unwrap().clone();
+    (json, rejected)
+}
+
+fn settings(auto_reject_calls: bool) -> Settings {
+    Settings {
+        display_name: "Logged".into(),
+        phone_number: "+15551234567".into(),
+        auto_reject_calls,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_are_logged_and_rejected_when_the_session_says_so() {
     for backend in backends() {
         for auto_reject in [true, false] {
-            let dir = TempDir::new("calls");
-            let db = TestDb::create(backend, dir.path()).await;
-            let store = Store::connect(&db.url, 2).await.unwrap();
-            store.migrate().await.unwrap();
-            let stop = tokio_util::sync::CancellationToken::new();
-            let log = EventLog::start(store.clone(), LogOptions::default(), stop.clone())
-                .await
-                .unwrap();
-            let events = Events::new(log, store.clone(), stop.clone());
-            let rejected = Arc::new(Mutex::new(Vec::new()));
-            let engine = Arc::new(CallingEngine {
-                script: vec![
-                    EngineEvent::Connected { user: user() },
-                    call("RING", pb::CallStatus::Offer),
-                    call("GONE", pb::CallStatus::Timeout),
-                ],
-                rejected: rejected.clone(),
-            });
-            let options = ManagerOptions {
-                allow_private_urls: false,
-                connect_wait: Duration::from_millis(10),
-                reconnect_stagger: Duration::ZERO,
-            };
-            let manager = SessionManager::new(store.clone(), engine, options, None, Some(events));
-            let settings = Settings {
-                display_name: "Calls".into(),
-                phone_number: "+15551234567".into(),
-                auto_reject_calls: auto_reject,
-                ..Default::default()
-            };
-            let (session, _) = manager.create(settings).await.unwrap();
-            manager.connect(session.id).await.unwrap();
-            let scope = EventScope {
-                sessions: vec![session.id],
-                types: vec!["call".into()],
-            };
-            let calls = eventually("two call events", Duration::from_secs(10), || {
-                let store = store.clone();
-                let scope = scope.clone();
-                async move {
-                    let rows = store.events_after(0, &scope, 10).await.ok()?;
-                    (rows.len() == 2).then_some(rows)
-                }
-            })
-            .await;
-            let json: Vec<serde_json::Value> = calls
-                .iter()
-                .map(|row| {
-                    serde_json::from_str(&wagate::event::record::event_pb(row).json).unwrap()
-                })
-                .collect();
+            let script = vec![
+                EngineEvent::Connected { user: user() },
+                call("RING", pb::CallStatus::Offer),
+                call("GONE", pb::CallStatus::Timeout),
+            ];
+            let (json, rejected) =
+                logged(backend, settings(auto_reject), script, &["call"], 2).await;
             assert_eq!(json[0]["event"], "call");
             let offered = &json[0]["data"]["call"];
             assert_eq!(offered["id"], "RING", "{offered}");
@@ -416,11 +442,63 @@ async fn calls_are_logged_and_rejected_when_the_session_says_so() {
             } else {
                 Vec::new()
             };
-            assert_eq!(*rejected.lock().unwrap(), want);
-            manager.shutdown().await;
-            stop.cancel();
-            store.close().await;
-            db.drop_database().await;
+            assert_eq!(rejected, want);
         }
+    }
+}
+
+fn inbound(id: &str) -> EngineEvent {
+    EngineEvent::MessageReceived(Box::new(wagate::engine::InboundMessage {
+        whatsapp_id: id.into(),
+        chat: "15557654321@s.whatsapp.net".into(),
+        sender: "15557654321@s.whatsapp.net".into(),
+        sender_phone_number: "+15557654321".into(),
+        sender_lid: String::new(),
+        push_name: "Caller".into(),
+        from_me: false,
+        timestamp: SystemTime::now(),
+        message: None,
+        body: format!("text {id}"),
+        media_ref: String::new(),
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chats_read_and_deleted_on_the_phone_are_logged() {
+    for backend in backends() {
+        let chat = "15557654321@s.whatsapp.net".to_owned();
+        let script = vec![
+            EngineEvent::Connected { user: user() },
+            inbound("M1"),
+            inbound("M2"),
+            EngineEvent::ChatRead { chat: chat.clone() },
+            EngineEvent::ChatDeleted { chat: chat.clone() },
+        ];
+        let types = ["chats.upsert", "chats.update", "chats.delete"];
+        let (json, _) = logged(backend, settings(false), script, &types, 4).await;
+        let seen: Vec<(&str, Option<i64>)> = json
+            .iter()
+            .map(|e| {
+                (
+                    e["event"].as_str().unwrap(),
+                    e["data"][0]["unreadCount"].as_i64(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("chats.upsert", Some(1)),
+                ("chats.update", Some(2)),
+                ("chats.update", Some(0)),
+                ("chats.delete", None),
+            ]
+        );
+        assert_eq!(json[0]["data"][0]["name"], "Caller");
+        assert_eq!(
+            json[3]["data"],
+            serde_json::json!([chat]),
+            "seed 001: bare ids"
+        );
     }
 }

@@ -84,6 +84,10 @@ pub enum EngineEvent {
     Directory(DirectoryEvent),
     /// A voice or video call: offered to the account, or missed.
     Call(Box<IncomingCall>),
+    /// The account read a whole chat on another device (e.g. the phone).
+    ChatRead { chat: String },
+    /// The account deleted a chat on another device.
+    ChatDeleted { chat: String },
 }
 
 /// A call to the account.

@@ -367,6 +367,22 @@ pub fn call(call: &crate::engine::IncomingCall, auto_rejected: bool) -> EventDra
     )
 }
 
+/// `chats.delete` (seed 001 sends the bare ids).
+pub fn chat_deleted(jid: &str) -> EventDraft {
+    EventDraft::new(
+        "chats.delete",
+        Payload::Chats(pb::ChatsPayload {
+            chats: vec![pb::Chat {
+                jid: jid.to_owned(),
+                chat_type: chat_type(jid) as i32,
+                ..Default::default()
+            }],
+            update_mask: None,
+        }),
+        Some(jid),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

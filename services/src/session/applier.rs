@@ -309,6 +309,14 @@ impl EventApplier {
                         .await;
                 }
             }
+            EngineEvent::ChatRead { chat } => {
+                crate::message::service::read_chats(&self.store, self.events.as_ref(), id, &[chat])
+                    .await?;
+            }
+            EngineEvent::ChatDeleted { chat } => {
+                self.store.delete_chat(id, &chat).await?;
+                self.emit(vec![record::chat_deleted(&chat)]).await;
+            }
             EngineEvent::Call(call) => {
                 let drafts = self.answer_call(&call).await?;
                 self.emit(drafts).await;

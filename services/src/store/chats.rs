@@ -107,4 +107,14 @@ impl Store {
         tx.commit().await?;
         Ok(cleared)
     }
+
+    /// Forgets a chat deleted on the account's phone.
+    pub async fn delete_chat(&self, session: SessionId, jid: &str) -> Result<()> {
+        sqlx::query("DELETE FROM chats WHERE session_id = $1 AND jid = $2")
+            .bind(session)
+            .bind(jid)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
 }

@@ -9,7 +9,7 @@ use whatsapp_rust::types::events::{ConnectFailureReason, Event};
 use whatsapp_rust::types::presence::{ChatPresence, ChatPresenceMedia};
 use whatsapp_rust::wacore_binary::JidExt;
 
-use super::calls;
+use super::{calls, chats};
 use super::directory::{self, Me};
 use super::groups;
 use super::messaging::inbound::{message_event, receipt_event};
@@ -204,6 +204,10 @@ pub fn map(event: &Event, me: impl FnOnce() -> Option<LinkedUser>, now: SystemTi
         Event::ClientOutdated(_) => Mapped::Terminal(Terminal::Stopped {
             reason: "WhatsApp says this client version is outdated (405); update wagate".into(),
         }),
+        Event::MarkChatAsReadUpdate(update) => chats::marked_read(&update.jid, update.action.read)
+            .map(Mapped::Report)
+            .unwrap_or(Mapped::Ignore),
+        Event::DeleteChatUpdate(update) => Mapped::Report(chats::deleted(&update.jid)),
         Event::IncomingCall(call) => calls::offer(&call.from, call.timestamp, &call.action)
             .map(Mapped::Report)
             .unwrap_or(Mapped::Ignore),

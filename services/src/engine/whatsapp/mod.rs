@@ -6,6 +6,7 @@
 //! in PostgreSQL tables ([`pg::PgBackend`]) so a session can move replicas.
 
 pub mod calls;
+pub mod chats;
 pub mod conformance;
 pub mod directory;
 pub mod events;

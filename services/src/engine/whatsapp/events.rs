@@ -9,10 +9,10 @@ use whatsapp_rust::types::events::{ConnectFailureReason, Event};
 use whatsapp_rust::types::presence::{ChatPresence, ChatPresenceMedia};
 use whatsapp_rust::wacore_binary::JidExt;
 
-use super::{calls, chats};
 use super::directory::{self, Me};
 use super::groups;
 use super::messaging::inbound::{message_event, receipt_event};
+use super::{calls, chats};
 use crate::engine::{DirectoryEvent, EngineEvent};
 use crate::session::model::LinkedUser;
 

@@ -6,14 +6,10 @@
 //! no delivery or read receipts for channel posts.
 
 use std::collections::BTreeSet;
-use std::time::SystemTime;
 
-use wagate_proto::wagate::simnet::v1 as pb;
-
-use super::messaging::{Sender, ms_to_time, summary, timestamp};
-use super::{Account, Network, State, event};
+use super::{Account, State};
 use crate::error::{Code, Error, Reason, Result};
-use crate::store::{SimDeliveryRow, Store};
+use crate::store::Store;
 
 /// Whether `jid` is a channel JID, `<digits>@newsletter`.
 pub fn is_channel_jid(jid: &str) -> bool {
@@ -81,88 +77,5 @@ impl State {
             .map(|a| a.digits.clone())
             .collect();
         Ok(recipients.into_iter().collect())
-    }
-}
-
-impl Network {
-    /// An admin's post to a channel: accepted once (a delivery record with no
-    /// recipient), then delivered to each receiving account exactly once (a
-    /// record per recipient) as a message from the channel, with the author's
-    /// other devices getting their copy. No receipts follow. Returns the
-    /// acceptance time (the first one for a repeated id).
-    pub(super) async fn send_to_channel(
-        &self,
-        account: &Account,
-        sender: &Sender,
-        request: &pb::SendMessageRequest,
-        recipients: &[String],
-    ) -> Result<SystemTime> {
-        let now = SystemTime::now();
-        let accepted = SimDeliveryRow {
-            sequence: 0,
-            message_id: request.id.clone(),
-            from_jid: account.jid(),
-            to_jid: request.chat.clone(),
-            recipient_jid: String::new(),
-            summary: summary(request),
-            deliver_time: crate::api::system_time_ms(now),
-        };
-        let store = &self.inner.store;
-        let first_time = store.insert_sim_delivery(&accepted).await?.is_some();
-        let now = if first_time {
-            now
-        } else {
-            let first = store
-                .sim_delivery(&accepted.from_jid, &accepted.message_id)
-                .await?
-                .ok_or_else(|| Error::internal("delivery vanished"))?;
-            ms_to_time(first.deliver_time)
-        };
-        // Followers see the post as the channel's, not the admin's.
-        let inbound = pb::InboundMessage {
-            id: request.id.clone(),
-            chat: request.chat.clone(),
-            sender: request.chat.clone(),
-            sender_lid: String::new(),
-            sender_phone_number: String::new(),
-            push_name: String::new(),
-            from_me: false,
-            timestamp: Some(timestamp(now)),
-            content: request.content.clone(),
-            edit_of: request.edit_of.clone(),
-            revoke_of: request.revoke_of.clone(),
-        };
-        // A repeated id reaches only accounts that have not had it yet (a
-        // send interrupted half-way); each gets it exactly once.
-        for digits in recipients {
-            let copy = SimDeliveryRow {
-                recipient_jid: super::directory::user_jid(digits),
-                ..accepted.clone()
-            };
-            if store.insert_sim_delivery(&copy).await?.is_none() {
-                continue;
-            }
-            self.push(
-                digits,
-                None,
-                event(pb::attach_response::Event::Message(Box::new(
-                    inbound.clone(),
-                ))),
-            )
-            .await?;
-        }
-        if first_time {
-            let own_copy = pb::InboundMessage {
-                from_me: true,
-                ..inbound
-            };
-            self.push(
-                &account.digits,
-                Some(sender.device_jid.as_deref().unwrap_or("")),
-                event(pb::attach_response::Event::Message(Box::new(own_copy))),
-            )
-            .await?;
-        }
-        Ok(now)
     }
 }

@@ -34,6 +34,13 @@ pub enum FaultKind {
     DisconnectOnSend,
 }
 
+/// Who a message to many accounts goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Audience {
+    Group,
+    Channel,
+}
+
 /// Who is sending: an account, and the device (when a linked device sends).
 pub(super) struct Sender {
     pub digits: String,
@@ -265,13 +272,13 @@ impl Network {
             Target::Peer(peer) => peer,
             Target::Group(members) => {
                 let now = self
-                    .send_to_group(&account, &sender, &request, &members)
+                    .fan_out(&account, &sender, &request, &members, Audience::Group)
                     .await?;
                 return self.acknowledge(&account, disconnect, now);
             }
             Target::Channel(recipients) => {
                 let now = self
-                    .send_to_channel(&account, &sender, &request, &recipients)
+                    .fan_out(&account, &sender, &request, &recipients, Audience::Channel)
                     .await?;
                 return self.acknowledge(&account, disconnect, now);
             }
@@ -355,16 +362,21 @@ impl Network {
         self.acknowledge(&account, disconnect, now)
     }
 
-    /// A member's message to a group: accepted once (a delivery record with
-    /// no recipient), then delivered to each other member exactly once (a
-    /// record per recipient), with the author's other devices getting their
-    /// copy. Returns the acceptance time (the first one for a repeated id).
-    async fn send_to_group(
+    /// A message to many accounts — a group's other members (`Audience::
+    /// Group`), a channel's followers (`Audience::Channel`): accepted once
+    /// (a delivery record with no recipient), then delivered to each
+    /// recipient exactly once (a record per recipient; a repeated id reaches
+    /// only those a half-done send missed), with the author's other devices
+    /// getting their copy. Group members send delivered receipts; channel
+    /// posts get none and come from the channel itself. Returns the
+    /// acceptance time (the first one for a repeated id).
+    pub(super) async fn fan_out(
         &self,
         account: &super::Account,
         sender: &Sender,
         request: &pb::SendMessageRequest,
-        members: &[String],
+        recipients: &[String],
+        audience: Audience,
     ) -> Result<SystemTime> {
         let now = SystemTime::now();
         let accepted = SimDeliveryRow {
@@ -387,39 +399,50 @@ impl Network {
                 .ok_or_else(|| Error::internal("delivery vanished"))?;
             ms_to_time(first.deliver_time)
         };
+        let author = match audience {
+            Audience::Group => pb::InboundMessage {
+                sender: account.jid(),
+                sender_lid: account.lid.clone(),
+                sender_phone_number: format!("+{}", account.digits),
+                push_name: account.push_name.clone(),
+                ..Default::default()
+            },
+            // Followers see the post as the channel's, not the admin's.
+            Audience::Channel => pb::InboundMessage {
+                sender: request.chat.clone(),
+                ..Default::default()
+            },
+        };
         let inbound = pb::InboundMessage {
             id: request.id.clone(),
             chat: request.chat.clone(),
-            sender: account.jid(),
-            sender_lid: account.lid.clone(),
-            sender_phone_number: format!("+{}", account.digits),
-            push_name: account.push_name.clone(),
             from_me: false,
             timestamp: Some(timestamp(now)),
             content: request.content.clone(),
             edit_of: request.edit_of.clone(),
             revoke_of: request.revoke_of.clone(),
+            ..author
         };
-        let plain = request.edit_of.is_empty() && request.revoke_of.is_empty();
-        // A repeated id reaches only members who have not had it yet (a
-        // send interrupted half-way); each member gets it exactly once.
-        for member in members {
+        let receipts = audience == Audience::Group
+            && request.edit_of.is_empty()
+            && request.revoke_of.is_empty();
+        for digits in recipients {
             let copy = SimDeliveryRow {
-                recipient_jid: format!("{member}@s.whatsapp.net"),
+                recipient_jid: super::directory::user_jid(digits),
                 ..accepted.clone()
             };
             if store.insert_sim_delivery(&copy).await?.is_none() {
                 continue;
             }
             self.push(
-                member,
+                digits,
                 None,
                 event(pb::attach_response::Event::Message(Box::new(
                     inbound.clone(),
                 ))),
             )
             .await?;
-            if plain {
+            if receipts {
                 let receipt = pb::Receipt {
                     chat: request.chat.clone(),
                     ids: vec![request.id.clone()],

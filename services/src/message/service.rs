@@ -350,8 +350,11 @@ impl Messages {
                 "only QUEUED messages can be cancelled",
             ));
         }
+        // Read before waking the worker, so the answer shows the message as
+        // requeued rather than whatever the worker has made of it since.
+        let requeued = self.get(session, id).await?;
         self.inner.queue.notify(session);
-        self.get(session, id).await
+        Ok(requeued)
     }
 
     pub async fn resend(&self, session: SessionId, id: i64) -> Result<MessageRecord> {
@@ -364,8 +367,11 @@ impl Messages {
             };
             return Err(state_conflict(&record, why));
         }
+        // Read before waking the worker, so the answer shows the message as
+        // requeued rather than whatever the worker has made of it since.
+        let requeued = self.get(session, id).await?;
         self.inner.queue.notify(session);
-        self.get(session, id).await
+        Ok(requeued)
     }
 
     /// Replaces the text (`text`) or caption (`image.caption`, ...) of a sent message.

@@ -398,11 +398,17 @@ pub(super) async fn record_status(
     previous: Status,
     change: StatusChange<'_>,
 ) -> Result<()> {
-    let (status, reason) = (change.status, change.reason.to_owned());
-    store.record_status(id, change).await?;
-    if status != previous {
-        let draft = record::session_status(status_pb(status), status_pb(previous), &reason);
-        emit(events, id, vec![draft]).await;
+    let status = change.status;
+    let mut logged = Vec::new();
+    if status != previous && events.is_some() {
+        let draft = record::session_status(status_pb(status), status_pb(previous), change.reason);
+        let settings = store.get_session(id).await?.map(|s| s.settings);
+        logged = record::to_new_events(id, settings.as_ref(), vec![draft]);
+    }
+    // The status and its event commit together.
+    store.record_status_with_events(id, change, &logged).await?;
+    if let (false, Some(events)) = (logged.is_empty(), events) {
+        events.log().appended_elsewhere();
     }
     Ok(())
 }

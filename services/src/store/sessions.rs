@@ -278,6 +278,17 @@ impl Store {
     /// Records a status change and its log entry in one transaction. Leaving a
     /// scan-waiting status clears the QR code.
     pub async fn record_status(&self, id: SessionId, change: StatusChange<'_>) -> Result<()> {
+        self.record_status_with_events(id, change, &[]).await
+    }
+
+    /// [`Store::record_status`] with the events describing the change, in
+    /// the same transaction: a crash keeps both or neither.
+    pub async fn record_status_with_events(
+        &self,
+        id: SessionId,
+        change: StatusChange<'_>,
+        events: &[super::NewEvent],
+    ) -> Result<()> {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
         let clear_qr = change.status != Status::NeedScan;
@@ -294,6 +305,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         insert_log(&mut tx, id, change.log, change.status, change.reason, now).await?;
+        self.append_in(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -24,7 +24,7 @@ use crate::engine::{Connection, MediaBlob, OutgoingMessage, Quoted, SendLookup};
 use crate::error::{Error, Reason, Result};
 use crate::media::{Category, MediaService};
 use crate::session::model::SessionId;
-use crate::store::{Store, now_ms};
+use crate::store::{NewEvent, Store, now_ms};
 
 /// How often an idle worker looks at the store anyway (messages queued
 /// through another replica).
@@ -356,11 +356,16 @@ impl SessionWorker {
             failure
         };
         tracing::info!(session = self.session, message = message.id, error = %failure.message, "message queue: message failed");
-        store.mark_failed(message.id, &failure, log_content).await?;
         let mut failed = message.clone();
         failed.status = Status::Failed;
-        failed.error = Some(failure);
-        self.emit(record::message_sent(message_pb(&failed))).await;
+        failed.error = Some(failure.clone());
+        let events = self
+            .new_events(record::message_sent(message_pb(&failed)))
+            .await?;
+        store
+            .mark_failed(message.id, &failure, log_content, &events)
+            .await?;
+        self.appended(&events);
         Ok(Next::Continue)
     }
 
@@ -380,7 +385,6 @@ impl SessionWorker {
             None => None,
         };
         let before = store.get_message(self.session, message.id).await?;
-        store.mark_sent(message.id, send_time, log_content).await?;
         let mut sent = message.clone();
         sent.status = Status::Sent;
         sent.whatsapp_id = whatsapp_id.to_owned();
@@ -395,15 +399,38 @@ impl SessionWorker {
         }) {
             drafts.retain(|d| d.event_type != "messages.update");
         }
-        self.emit(drafts).await;
+        let events = self.new_events(drafts).await?;
+        store
+            .mark_sent(message.id, send_time, log_content, &events)
+            .await?;
+        self.appended(&events);
         Ok(())
     }
 
-    async fn emit(&self, drafts: Vec<record::EventDraft>) {
-        if let Some(events) = &self.inner.events
-            && let Err(err) = events.record(self.session, drafts).await
-        {
-            tracing::warn!(session = self.session, error = %err, "could not log message events");
+    /// Drafts as log rows (selected for the webhook by the session's
+    /// settings), to commit with the change they describe; none without an
+    /// event log.
+    async fn new_events(&self, drafts: Vec<record::EventDraft>) -> Result<Vec<NewEvent>> {
+        if self.inner.events.is_none() {
+            return Ok(Vec::new());
+        }
+        let settings = self
+            .inner
+            .store
+            .get_session(self.session)
+            .await?
+            .map(|s| s.settings);
+        Ok(record::to_new_events(
+            self.session,
+            settings.as_ref(),
+            drafts,
+        ))
+    }
+
+    /// Tells the log's tailer about events committed with a change.
+    fn appended(&self, events: &[NewEvent]) {
+        if let (false, Some(log)) = (events.is_empty(), &self.inner.events) {
+            log.log().appended_elsewhere();
         }
     }
 }

@@ -431,8 +431,16 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// WhatsApp acknowledged the message; its content is dropped when not logged.
-    pub async fn mark_sent(&self, id: i64, send_time: i64, keep_content: bool) -> Result<()> {
+    /// WhatsApp acknowledged the message; its content is dropped when not
+    /// logged. `events` (message.sent and its companions) commit with it.
+    pub async fn mark_sent(
+        &self,
+        id: i64,
+        send_time: i64,
+        keep_content: bool,
+        events: &[super::NewEvent],
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE messages SET status = CASE WHEN status < $1 THEN $1 ELSE status END, \
              send_time = COALESCE(send_time, $2), error_code = 0, error_message = '', error_reason = '', \
@@ -447,8 +455,10 @@ impl Store {
         .bind(id)
         .bind(QUEUED)
         .bind(PLAYED)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        self.append_in(&mut tx, events).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -471,7 +481,15 @@ impl Store {
         Ok(())
     }
 
-    pub async fn mark_failed(&self, id: i64, failure: &Failure, keep_content: bool) -> Result<()> {
+    /// The message failed for good; `events` commit with it.
+    pub async fn mark_failed(
+        &self,
+        id: i64,
+        failure: &Failure,
+        keep_content: bool,
+        events: &[super::NewEvent],
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE messages SET status = $1, error_code = $2, error_message = $3, error_reason = $4, \
              payload = CASE WHEN $5 = 1 THEN payload ELSE NULL END, \
@@ -487,8 +505,10 @@ impl Store {
         .bind(id)
         .bind(QUEUED)
         .bind(IN_PROGRESS)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        self.append_in(&mut tx, events).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -94,30 +94,20 @@ pub async fn record_message(
         .map(|id| MessageRecord { id, ..record }))
 }
 
-/// Applies a receipt; returns, for each stored message it is about, its
-/// status before and the message now.
+/// Applies a receipt and, in the same transaction, the events `events`
+/// drafts from each stored message it is about (its status before, the
+/// message now).
 pub async fn record_receipt(
     store: &Store,
     session: SessionId,
     ids: &[String],
     kind: ReceiptKind,
     time: SystemTime,
-) -> Result<Vec<(Status, MessageRecord)>> {
-    let mut before = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(record) = store.find_message(session, id).await? {
-            before.push(record);
-        }
-    }
-    let status = receipt_status(kind);
-    store.apply_receipt(session, ids, status, ms(time)).await?;
-    let mut out = Vec::with_capacity(before.len());
-    for record in before {
-        if let Some(now) = store.find_message(session, &record.whatsapp_id).await? {
-            out.push((record.status, now));
-        }
-    }
-    Ok(out)
+    events: impl FnOnce(&[(Status, MessageRecord)]) -> Vec<crate::store::NewEvent>,
+) -> Result<()> {
+    store
+        .apply_receipt_with_events(session, ids, receipt_status(kind), ms(time), events)
+        .await
 }
 
 pub fn receipt_status(kind: ReceiptKind) -> Status {

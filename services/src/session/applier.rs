@@ -249,30 +249,47 @@ impl EventApplier {
                     Some(events) => Some(events.status_lock(id).await),
                     None => None,
                 };
-                let changes =
-                    crate::message::inbound::record_receipt(&self.store, id, &ids, kind, timestamp)
-                        .await?;
+                let settings = self.store.get_session(id).await?.map(|s| s.settings);
                 let status = crate::message::inbound::receipt_status(kind);
                 let group = chat.ends_with("@g.us") && !from.is_empty();
-                let mut drafts = Vec::new();
-                for (before, stored) in &changes {
-                    let message = message_pb(stored);
-                    if group {
-                        let time = crate::api::system_time_ms(timestamp);
-                        drafts.push(record::member_receipt(&message, &from, status, time));
-                    }
-                    if *before == stored.status {
-                        continue;
-                    }
-                    // The receipt overtook the queue's ack: SENT first, once.
-                    if matches!(before, MessageStatus::Queued | MessageStatus::InProgress) {
-                        let mut sent = message.clone();
-                        sent.status = MessageStatus::Sent as i32;
-                        drafts.push(record::message_status(&sent));
-                    }
-                    drafts.push(record::message_status(&message));
+                let drafts_of =
+                    |changes: &[(MessageStatus, crate::message::model::MessageRecord)]| {
+                        let mut drafts = Vec::new();
+                        for (before, stored) in changes {
+                            let message = message_pb(stored);
+                            if group {
+                                let time = crate::api::system_time_ms(timestamp);
+                                drafts.push(record::member_receipt(&message, &from, status, time));
+                            }
+                            if *before == stored.status {
+                                continue;
+                            }
+                            // The receipt overtook the queue's ack: SENT first, once.
+                            if matches!(before, MessageStatus::Queued | MessageStatus::InProgress) {
+                                let mut sent = message.clone();
+                                sent.status = MessageStatus::Sent as i32;
+                                drafts.push(record::message_status(&sent));
+                            }
+                            drafts.push(record::message_status(&message));
+                        }
+                        match &self.events {
+                            Some(_) => record::to_new_events(id, settings.as_ref(), drafts),
+                            None => Vec::new(),
+                        }
+                    };
+                // The receipt and its events commit together.
+                crate::message::inbound::record_receipt(
+                    &self.store,
+                    id,
+                    &ids,
+                    kind,
+                    timestamp,
+                    drafts_of,
+                )
+                .await?;
+                if let Some(events) = &self.events {
+                    events.log().appended_elsewhere();
                 }
-                self.emit(drafts).await;
             }
             EngineEvent::Presence {
                 chat,

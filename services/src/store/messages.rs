@@ -544,23 +544,41 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Applies a receipt to outbound messages: statuses only move forward.
-    pub async fn apply_receipt(
+    /// Applies a receipt to the session's outbound messages with these
+    /// WhatsApp ids (a status only moves forward) and, in the same
+    /// transaction, the events `events` drafts from each message's status
+    /// before and its record after.
+    pub async fn apply_receipt_with_events(
         &self,
         session: SessionId,
         whatsapp_ids: &[String],
         status: Status,
         time: i64,
-    ) -> Result<u64> {
+        events: impl FnOnce(&[(Status, MessageRecord)]) -> Vec<super::NewEvent>,
+    ) -> Result<()> {
         let column = match status {
             Status::Delivered => "deliver_time",
             Status::Read => "read_time",
             Status::Played => "play_time",
-            _ => return Ok(0),
+            _ => return Ok(()),
         };
-        let mut changed = 0;
+        let find = format!(
+            "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND whatsapp_id = $2 \
+             AND {HAS_WHATSAPP_ID} ORDER BY direction DESC LIMIT 1"
+        );
+        let mut tx = self.writer.begin().await?;
+        let mut changes = Vec::new();
         for id in whatsapp_ids {
-            let done = sqlx::query(AssertSqlSafe(format!(
+            let before = sqlx::query(AssertSqlSafe(find.clone()))
+                .bind(session)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .as_ref()
+                .map(record_from_row)
+                .transpose()?;
+            let Some(before) = before else { continue };
+            sqlx::query(AssertSqlSafe(format!(
                 "UPDATE messages SET status = CASE WHEN status < $1 THEN $1 ELSE status END, \
                  {column} = COALESCE({column}, $2), send_time = COALESCE(send_time, $2), update_time = $3 \
                  WHERE session_id = $4 AND whatsapp_id = $5 AND {HAS_WHATSAPP_ID} AND direction = $6 \
@@ -575,11 +593,23 @@ impl Store {
             // A QUEUED message with this id was attempted: a receipt proves it went out.
             .bind(QUEUED)
             .bind(PLAYED)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
-            changed += done.rows_affected();
+            let after = sqlx::query(AssertSqlSafe(find.clone()))
+                .bind(session)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .as_ref()
+                .map(record_from_row)
+                .transpose()?;
+            if let Some(after) = after {
+                changes.push((before.status, after));
+            }
         }
-        Ok(changed)
+        self.append_in(&mut tx, &events(&changes)).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records a received message; `None` when it was recorded before.

@@ -380,6 +380,25 @@ async fn the_contact_store_learns_from_messages_and_upserts() {
             .await
             .unwrap_err();
         assert_eq!(violated_fields(&err), ["update_mask"]);
+
+        // Logging out forgets the account's contacts and LIDs: another
+        // account may link to the session next.
+        pair.server
+            .sessions()
+            .logout_session(admin(pb::LogoutSessionRequest {
+                name: pair.a.clone(),
+            }))
+            .await
+            .expect("logout");
+        assert!(list(&mut client, &pair.a, "").await.is_empty());
+        let err = client
+            .get_phone_for_lid(admin(pb::GetPhoneForLidRequest {
+                parent: pair.a.clone(),
+                lid: learned.lid.clone(),
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::NotFound);
         pair.stop().await;
     }
 }

@@ -345,6 +345,7 @@ impl EventApplier {
             EngineEvent::LoggedOut { reason } => {
                 self.store.set_auto_connect(id, false).await?;
                 self.store.set_user(id, None).await?;
+                self.store.forget_directory(id).await?;
                 self.set_status(
                     Status::LoggedOut,
                     &format!("logged out: {reason}"),

@@ -432,6 +432,7 @@ impl SessionManager {
         let store = &self.inner.store;
         store.set_auto_connect(id, false).await?;
         store.set_user(id, None).await?;
+        store.forget_directory(id).await?;
         let change = StatusChange {
             status: Status::LoggedOut,
             reason: "logged out on request: device unlinked and credentials wiped",

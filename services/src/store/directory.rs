@@ -392,6 +392,22 @@ impl Store {
         Ok((groups, total))
     }
 
+    /// Forgets what the session knew of its account's contacts, LIDs, groups
+    /// and chats (the device was logged out; another account may link next).
+    pub async fn forget_directory(&self, session: SessionId) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        for table in ["contacts", "lid_mappings", "group_cache", "chats"] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE session_id = $1"
+            )))
+            .bind(session)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Forgets a group the account left or was removed from.
     pub async fn delete_group(&self, session: SessionId, jid: &str) -> Result<()> {
         sqlx::query("DELETE FROM group_cache WHERE session_id = $1 AND jid = $2")

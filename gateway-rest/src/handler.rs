@@ -13,6 +13,7 @@ use tonic::{Code, Status};
 
 use crate::errors::{self, copy_rate_limit_headers};
 use crate::http_layer::RequestId;
+use crate::profile::ServeRequest;
 use crate::routes::{Binding, RouteMatch, RouteTable};
 use crate::streaming::{StreamFormat, stream_response};
 use crate::transcode::HttpInput;
@@ -66,6 +67,20 @@ pub async fn transcode(State(gateway): State<Arc<Transcoder>>, request: Request)
         Ok(body) => body,
         Err(response) => return response,
     };
+    if binding.profile.serves_itself() {
+        let profile = binding.profile.clone();
+        return profile
+            .serve(ServeRequest {
+                binding,
+                captures,
+                query: parts.uri.query().map(str::to_owned),
+                headers: parts.headers,
+                body,
+                upstream: gateway.upstream.clone(),
+                request_id,
+            })
+            .await;
+    }
     let input = HttpInput {
         captures: &captures,
         query: parts.uri.query(),

@@ -19,6 +19,7 @@ pub mod health;
 pub mod http_layer;
 pub mod openapi;
 pub mod profile;
+pub mod profiles;
 pub mod routes;
 pub mod streaming;
 pub mod transcode;
@@ -77,7 +78,15 @@ pub struct GatewayOptions {
     /// Encoded FileDescriptorSet with the services and google.api annotations.
     pub descriptor_set: &'static [u8],
     pub route_extensions: Vec<RouteExtension>,
+    /// Compatibility profiles to serve next to `/v1` (see
+    /// [`profiles::KNOWN_PROFILES`]); WasenderAPI by default.
+    pub compat_profiles: Vec<String>,
+    /// The request limit per credential and minute on compatibility endpoints.
+    pub compat_requests_per_minute: u32,
 }
+
+/// Default request limit per credential and minute on compatibility endpoints.
+pub const DEFAULT_COMPAT_REQUESTS_PER_MINUTE: u32 = 600;
 
 impl GatewayOptions {
     pub fn new(upstream: UpstreamTarget) -> Self {
@@ -99,6 +108,8 @@ impl GatewayOptions {
             services,
             descriptor_set: wagate_proto::FILE_DESCRIPTOR_SET,
             route_extensions: Vec::new(),
+            compat_profiles: vec![profiles::wasender::NAME.to_owned()],
+            compat_requests_per_minute: DEFAULT_COMPAT_REQUESTS_PER_MINUTE,
         }
     }
 }
@@ -126,6 +137,12 @@ pub fn router(options: GatewayOptions) -> anyhow::Result<Router> {
     for extend in &options.route_extensions {
         extend(&pool, &mut table)?;
     }
+    profiles::install_named(
+        &pool,
+        &mut table,
+        &options.compat_profiles,
+        options.compat_requests_per_minute,
+    )?;
     let channel = match &options.upstream {
         UpstreamTarget::Url(url) => lazy_channel(url)?,
         UpstreamTarget::Channel(channel) => channel.clone(),

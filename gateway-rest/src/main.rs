@@ -40,6 +40,18 @@ struct Cli {
     /// Idle time before an SSE heartbeat comment, e.g. 15s.
     #[arg(long, env = "WAGATE_GATEWAY_SSE_HEARTBEAT", default_value = "15s", value_parser = parse_duration)]
     sse_heartbeat: Duration,
+    /// Compatibility APIs to serve next to /v1, comma-separated (`wasender`),
+    /// or `none`.
+    #[arg(
+        long,
+        env = "WAGATE_GATEWAY_PROFILES",
+        value_delimiter = ',',
+        default_value = "wasender"
+    )]
+    profiles: Vec<String>,
+    /// Requests per minute and credential on compatibility endpoints.
+    #[arg(long, env = "WAGATE_GATEWAY_PROFILE_RATE_LIMIT", default_value_t = wagate_gateway::DEFAULT_COMPAT_REQUESTS_PER_MINUTE)]
+    profile_rate_limit: u32,
     /// Log filter, e.g. info or wagate_gateway=debug.
     #[arg(long, env = "WAGATE_LOG", default_value = "info")]
     log: String,
@@ -148,6 +160,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         max_age_seconds: 600,
     };
     options.sse_heartbeat = cli.sse_heartbeat;
+    options.compat_profiles = cli
+        .profiles
+        .into_iter()
+        .map(|p| p.trim().to_ascii_lowercase())
+        .filter(|p| !p.is_empty() && p != "none")
+        .collect();
+    options.compat_requests_per_minute = cli.profile_rate_limit;
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .map_err(|err| {

@@ -50,7 +50,10 @@ pub fn document(table: &RouteTable) -> Json {
                 .comments
                 .of(service.parent_file().name(), service.path())
         });
-        let (path, operation) = generator.operation(binding);
+        let (path, operation) = match binding.profile.openapi_operation(binding) {
+            Some(operation) => (openapi_path(binding).0, operation),
+            None => generator.operation(binding),
+        };
         let method = binding.http_method.as_str().to_ascii_lowercase();
         let slot = paths.entry(path.clone()).or_default();
         if slot.contains_key(&method) {

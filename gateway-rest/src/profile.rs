@@ -3,13 +3,17 @@
 //! REST shapes mapped onto the same RPCs) implements [`Profile`] and adds its
 //! own [`crate::routes::Binding`]s to the route table.
 
+use std::sync::Arc;
+
 use axum::response::Response;
+use futures::future::BoxFuture;
 use prost_reflect::{DynamicMessage, ReflectMessage as _};
 use tonic::Status;
 
 use crate::errors;
-use crate::routes::Binding;
+use crate::routes::{Binding, Captures};
 use crate::transcode::{self, HttpInput, JsonOptions};
+use crate::upstream::Upstream;
 
 pub trait Profile: Send + Sync + 'static {
     /// Short name for logs, e.g. `canonical`.
@@ -33,6 +37,41 @@ pub trait Profile: Send + Sync + 'static {
     fn render_error(&self, status: &Status) -> Response {
         errors::error_response(status)
     }
+
+    /// Whether the profile serves its requests itself with [`Profile::serve`]
+    /// (several RPCs per request, look-ups before the call, paging) instead of
+    /// the one-call flow of build_request → RPC → render_response.
+    fn serves_itself(&self) -> bool {
+        false
+    }
+
+    /// Serves a whole request; called only when [`Profile::serves_itself`].
+    fn serve(self: Arc<Self>, request: ServeRequest) -> BoxFuture<'static, Response> {
+        let _ = request;
+        Box::pin(async {
+            errors::error_response(&Status::internal(
+                "this profile does not serve requests itself",
+            ))
+        })
+    }
+
+    /// The OpenAPI operation of a binding, when the profile documents its own
+    /// (the canonical profile's operations come from the proto descriptors).
+    fn openapi_operation(&self, binding: &Binding) -> Option<serde_json::Value> {
+        let _ = binding;
+        None
+    }
+}
+
+/// Everything a self-serving profile gets of a matched request.
+pub struct ServeRequest {
+    pub binding: Arc<Binding>,
+    pub captures: Captures,
+    pub query: Option<String>,
+    pub headers: http::HeaderMap,
+    pub body: bytes::Bytes,
+    pub upstream: Upstream,
+    pub request_id: String,
 }
 
 /// Canonical proto3 JSON by the `google.api.http` annotations.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 use prost::Message as _;
-use prost_reflect::{DynamicMessage, MessageDescriptor};
+use prost_reflect::{DynamicMessage, MessageDescriptor, MethodDescriptor};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::transport::Channel;
@@ -68,7 +68,7 @@ impl Decoder for DynamicDecoder {
 }
 
 /// What an HTTP request contributes to the gRPC call besides the message.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct CallMetadata {
     pub metadata: MetadataMap,
     pub timeout: Option<Duration>,
@@ -223,15 +223,31 @@ impl Upstream {
         message: DynamicMessage,
         call: CallMetadata,
     ) -> Result<tonic::Response<DynamicMessage>, Status> {
+        self.call(&binding.rpc, message, call).await
+    }
+
+    /// A unary call of any RPC in the descriptor pool (compatibility profiles
+    /// make several per request).
+    pub async fn call(
+        &self,
+        rpc: &MethodDescriptor,
+        message: DynamicMessage,
+        call: CallMetadata,
+    ) -> Result<tonic::Response<DynamicMessage>, Status> {
         let deadline = call.timeout.map(|t| Instant::now() + t);
         let mut client = self.client();
         client.ready().await.map_err(unavailable)?;
-        let path = grpc_path(binding)?;
+        let path = http::uri::PathAndQuery::try_from(format!(
+            "/{}/{}",
+            rpc.parent_service().full_name(),
+            rpc.name()
+        ))
+        .map_err(|err| Status::internal(format!("bad gRPC path: {err}")))?;
         let result = client
             .unary(
                 Self::request(message, call),
                 path,
-                DynamicCodec::new(binding.rpc.output()),
+                DynamicCodec::new(rpc.output()),
             )
             .await;
         result.map_err(|status| deadline_status(status, deadline))

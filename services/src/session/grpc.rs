@@ -38,11 +38,22 @@ impl SessionApi {
         field: &str,
     ) -> Result<model::SessionId, Status> {
         let principal = self.principal(request).await?;
+        // `sessions/-` (AIP-159's wildcard) is the caller's own session: it lets
+        // a client holding only a session API key (the compatibility APIs)
+        // learn which session that is.
+        if name == OWN_SESSION
+            && let Principal::Session(own) = principal
+        {
+            return Ok(own);
+        }
         let id = session_id(name, field)?;
         principal.require_session(id)?;
         Ok(id)
     }
 }
+
+/// The session name a session API key may use for its own session.
+const OWN_SESSION: &str = "sessions/-";
 
 fn log_type_pb(kind: LogType) -> pb::SessionLogType {
     match kind {

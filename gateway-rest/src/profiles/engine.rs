@@ -1,0 +1,516 @@
+//! Serving one compatibility endpoint: the request limit, the caller's
+//! session, the request message, the RPC (several for page-number paging),
+//! the response shape, and every failure through the profile's [`Flavor`].
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher as _;
+use std::sync::{Arc, Mutex};
+
+use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+use prost_reflect::{DynamicMessage, MethodDescriptor};
+use serde_json::{Value, json};
+use tonic::Status;
+use tonic_types::StatusExt as _;
+
+use super::limiter::RateState;
+use super::request::{self, add_error};
+use super::{Endpoint, Failure, FieldErrors, Flavor, Limiter, Paging, Reply, Scope};
+use crate::errors::RATE_LIMIT_HEADERS;
+use crate::profile::{Profile, ServeRequest};
+use crate::routes::Binding;
+use crate::transcode::{self, HttpInput, JsonOptions};
+use crate::upstream::{AUTH_HEADERS, CallMetadata, Upstream};
+
+/// Most items an "all pages" list collects.
+const MAX_ITEMS: usize = 10_000;
+/// Largest page the list RPCs serve.
+const MAX_RPC_PAGE: usize = 1000;
+
+/// What endpoints of one profile share: the request limit and which session
+/// each API key belongs to (a key never changes session, so it is cached).
+pub struct SharedState {
+    pub limiter: Limiter,
+    hasher: RandomState,
+    callers: Mutex<HashMap<u64, i64>>,
+}
+
+impl SharedState {
+    pub fn new(limiter: Limiter) -> Self {
+        Self {
+            limiter,
+            hasher: RandomState::new(),
+            callers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached_caller(&self, credential: &str) -> Option<i64> {
+        let key = self.hasher.hash_one(credential);
+        self.callers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .copied()
+    }
+
+    fn remember_caller(&self, credential: &str, session: i64) {
+        let key = self.hasher.hash_one(credential);
+        let mut callers = self.callers.lock().unwrap_or_else(|e| e.into_inner());
+        if callers.len() >= MAX_ITEMS {
+            callers.clear();
+        }
+        callers.insert(key, session);
+    }
+}
+
+/// The parts of a request an endpoint's maps, builder and shape read.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub path: HashMap<String, String>,
+    pub query: HashMap<String, String>,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub body: Value,
+    pub raw_body: bytes::Bytes,
+    pub content_type: Option<String>,
+    /// The caller's session id (Scope::Session).
+    pub caller_session: Option<i64>,
+}
+
+/// One page of a paged list, as shape functions see it.
+pub fn page_json(items: Vec<Value>, total: i64, page: u32, size: u32) -> Value {
+    let last_page = if size == 0 {
+        1
+    } else {
+        ((total.max(0) as u64).div_ceil(u64::from(size))).max(1)
+    };
+    json!({"items": items, "total": total, "page": page, "size": size, "lastPage": last_page})
+}
+
+pub struct CompatEndpoint {
+    pub endpoint: Endpoint,
+    pub rpc: MethodDescriptor,
+    pub session_rpc: MethodDescriptor,
+    pub flavor: Arc<dyn Flavor>,
+    pub state: Arc<SharedState>,
+}
+
+impl Profile for CompatEndpoint {
+    fn name(&self) -> &str {
+        self.flavor.name()
+    }
+
+    fn build_request(&self, _: &Binding, _: &HttpInput<'_>) -> Result<DynamicMessage, Status> {
+        Err(Status::internal("compatibility endpoints serve themselves"))
+    }
+
+    fn render_response(&self, _: &Binding, _: &DynamicMessage) -> Result<Vec<u8>, Status> {
+        Err(Status::internal("compatibility endpoints serve themselves"))
+    }
+
+    fn render_error(&self, status: &Status) -> Response {
+        self.failure_response(
+            &Failure::Status {
+                status: status.clone(),
+                fields: FieldErrors::new(),
+                had_credential: true,
+            },
+            None,
+        )
+    }
+
+    fn serves_itself(&self) -> bool {
+        true
+    }
+
+    fn serve(self: Arc<Self>, request: ServeRequest) -> BoxFuture<'static, Response> {
+        Box::pin(async move { self.handle(request).await })
+    }
+
+    fn openapi_operation(&self, _: &Binding) -> Option<Value> {
+        Some(super::openapi_operation(
+            &self.endpoint,
+            self.flavor.as_ref(),
+        ))
+    }
+}
+
+impl CompatEndpoint {
+    async fn handle(&self, request: ServeRequest) -> Response {
+        let credential = credential(&request.headers);
+        let rate = self
+            .state
+            .limiter
+            .check(credential.as_deref().unwrap_or(""));
+        if !rate.allowed {
+            let failure = Failure::RateLimited {
+                retry_after: rate.reset_secs.max(1),
+                limit: rate.limit,
+            };
+            let mut response = self.failure_response(&failure, Some(rate));
+            if let Ok(value) = HeaderValue::from_str(&rate.reset_secs.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+        let had_credential = credential.is_some();
+        match self.answer(&request, credential.as_deref()).await {
+            Ok((reply, upstream_headers)) => reply_response(reply, rate, &upstream_headers),
+            Err(mut failure) => {
+                if let Failure::Status {
+                    had_credential: had,
+                    ..
+                } = &mut failure
+                {
+                    *had = had_credential;
+                }
+                let upstream = match &failure {
+                    Failure::Status { status, .. } => status.metadata().clone().into_headers(),
+                    _ => HeaderMap::new(),
+                };
+                let mut response = self.failure_response(&failure, Some(rate));
+                copy_upstream_rate_headers(&upstream, response.headers_mut());
+                if let Failure::Status { status, .. } = &failure
+                    && let Some(seconds) = crate::errors::retry_after_seconds(status)
+                {
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                }
+                response
+            }
+        }
+    }
+
+    async fn answer(
+        &self,
+        request: &ServeRequest,
+        credential: Option<&str>,
+    ) -> Result<(Reply, HeaderMap), Failure> {
+        let call = CallMetadata::from_headers(&request.headers, &request.request_id)
+            .map_err(|status| self.status_failure(status))?;
+        let mut inputs = inputs_of(request)?;
+        if self.endpoint.scope == Scope::Session {
+            inputs.caller_session = Some(
+                self.caller_session(&request.upstream, &call, credential)
+                    .await?,
+            );
+        }
+        let base = request::assemble(&self.endpoint, &inputs).map_err(Failure::Validation)?;
+        match self.endpoint.paging {
+            Paging::None => {
+                let response = self.call(&request.upstream, &call, &base).await?;
+                let headers = response.metadata().clone().into_headers();
+                let json = self.response_json(response.get_ref())?;
+                Ok(((self.endpoint.shape)(&json, &inputs), headers))
+            }
+            Paging::All { list } => {
+                let (items, total) = self
+                    .collect(&request.upstream, &call, &base, list, 0, MAX_ITEMS)
+                    .await?;
+                let count = items.len() as u32;
+                let page = page_json(items, total, 1, count);
+                Ok(((self.endpoint.shape)(&page, &inputs), HeaderMap::new()))
+            }
+            Paging::Pages {
+                list,
+                page,
+                size,
+                default_size,
+                switch,
+            } => {
+                let paged = switch.is_none_or(|name| {
+                    inputs
+                        .query
+                        .get(name)
+                        .is_some_and(|v| matches!(v.as_str(), "true" | "1"))
+                });
+                let (page_number, page_size) = if paged {
+                    (
+                        positive(&inputs, page, 1)?,
+                        positive(&inputs, size, default_size)?,
+                    )
+                } else {
+                    (1, MAX_ITEMS as u32)
+                };
+                let offset = (page_number as usize - 1) * page_size as usize;
+                let (items, total) = self
+                    .collect(
+                        &request.upstream,
+                        &call,
+                        &base,
+                        list,
+                        offset,
+                        page_size as usize,
+                    )
+                    .await?;
+                let page = page_json(items, total, page_number, page_size);
+                Ok(((self.endpoint.shape)(&page, &inputs), HeaderMap::new()))
+            }
+        }
+    }
+
+    /// The session of a session API key: `GetSession(sessions/-)` once per key.
+    async fn caller_session(
+        &self,
+        upstream: &Upstream,
+        call: &CallMetadata,
+        credential: Option<&str>,
+    ) -> Result<i64, Failure> {
+        let credential = credential
+            .ok_or_else(|| self.status_failure(Status::unauthenticated("API key is required")))?;
+        if let Some(session) = self.state.cached_caller(credential) {
+            return Ok(session);
+        }
+        let mut message = DynamicMessage::new(self.session_rpc.input());
+        message.set_field_by_name("name", prost_reflect::Value::String("sessions/-".into()));
+        let session = match upstream
+            .call(&self.session_rpc, message, call.clone())
+            .await
+        {
+            Ok(response) => response
+                .get_ref()
+                .get_field_by_name("id")
+                .and_then(|v| v.as_i64())
+                .filter(|id| *id > 0)
+                .ok_or_else(|| {
+                    self.status_failure(Status::internal("GetSession answered no session id"))
+                })?,
+            // The account token names no session of its own: these endpoints
+            // need a session's API key.
+            Err(status) if status.code() == tonic::Code::InvalidArgument => {
+                return Err(self.status_failure(Status::unauthenticated(
+                    "this endpoint needs a session API key, not the personal access token",
+                )));
+            }
+            Err(status) => return Err(self.status_failure(status)),
+        };
+        self.state.remember_caller(credential, session);
+        Ok(session)
+    }
+
+    async fn call(
+        &self,
+        upstream: &Upstream,
+        call: &CallMetadata,
+        request: &Value,
+    ) -> Result<tonic::Response<DynamicMessage>, Failure> {
+        let message = transcode::parse_json(
+            self.rpc.input(),
+            request.to_string().as_bytes(),
+            "",
+            &JsonOptions::default(),
+        )
+        .map_err(|status| self.status_failure(status))?;
+        upstream
+            .call(&self.rpc, message, call.clone())
+            .await
+            .map_err(|status| self.status_failure(status))
+    }
+
+    /// Items `offset..offset + limit` of the list field `list` (JSON name),
+    /// following page tokens; and the list's total.
+    async fn collect(
+        &self,
+        upstream: &Upstream,
+        call: &CallMetadata,
+        base: &Value,
+        list: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Value>, i64), Failure> {
+        let wanted = offset + limit;
+        let mut seen = 0usize;
+        let mut items = Vec::new();
+        let mut token = String::new();
+        let mut total;
+        loop {
+            let mut request = base.clone();
+            let size = (wanted - seen).clamp(1, MAX_RPC_PAGE);
+            request::set_path(&mut request, "page_size", json!(size));
+            request::set_path(&mut request, "page_token", json!(token));
+            let response = self.call(upstream, call, &request).await?;
+            let json = self.response_json(response.get_ref())?;
+            let page = json[list].as_array().cloned().unwrap_or_default();
+            total = json["totalSize"].as_i64().unwrap_or(0);
+            for item in page.iter() {
+                if seen >= offset && seen < wanted {
+                    items.push(item.clone());
+                }
+                seen += 1;
+            }
+            token = json["nextPageToken"].as_str().unwrap_or("").to_owned();
+            if token.is_empty() || seen >= wanted || page.is_empty() {
+                break;
+            }
+        }
+        Ok((items, total.max(seen as i64)))
+    }
+
+    fn response_json(&self, message: &DynamicMessage) -> Result<Value, Failure> {
+        let options = JsonOptions {
+            strict: false,
+            emit_unpopulated: true,
+        };
+        let bytes =
+            transcode::render_json(message, &options).map_err(|s| self.status_failure(s))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|err| self.status_failure(Status::internal(err.to_string())))
+    }
+
+    /// A status with its field violations renamed to the product's fields.
+    fn status_failure(&self, status: Status) -> Failure {
+        let mut fields = FieldErrors::new();
+        if let Some(bad) = status.get_details_bad_request() {
+            for violation in bad.field_violations {
+                let name = request::seed_name(&self.endpoint.fields, &violation.field)
+                    .map(str::to_owned)
+                    .unwrap_or(violation.field);
+                add_error(&mut fields, &name, violation.description);
+            }
+        }
+        Failure::Status {
+            status,
+            fields,
+            had_credential: true,
+        }
+    }
+
+    fn failure_response(&self, failure: &Failure, rate: Option<RateState>) -> Response {
+        let (status, body) = self.flavor.render_failure(failure, self.endpoint.scope);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(rate) = rate {
+            rate_headers(rate, &mut headers);
+        }
+        (status, headers, body.to_string()).into_response()
+    }
+}
+
+fn positive(inputs: &Inputs, name: &str, default: u32) -> Result<u32, Failure> {
+    match inputs.query.get(name) {
+        None => Ok(default),
+        Some(text) => text.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            let mut errors = FieldErrors::new();
+            add_error(
+                &mut errors,
+                name,
+                format!("The {name} field must be a positive integer."),
+            );
+            Failure::Validation(errors)
+        }),
+    }
+}
+
+fn inputs_of(request: &ServeRequest) -> Result<Inputs, Failure> {
+    let path = request
+        .captures
+        .iter()
+        .map(|(field, value)| (field.join("."), value.clone()))
+        .collect();
+    let query = request
+        .query
+        .as_deref()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let content_type = request
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let trimmed = request.body.trim_ascii();
+    let says_json = content_type
+        .as_deref()
+        .is_none_or(|ct| ct.starts_with("application/json") || ct.contains("+json"));
+    let body = if trimmed.is_empty() || !says_json {
+        Value::Null
+    } else {
+        serde_json::from_slice(trimmed).map_err(|err| {
+            let mut errors = FieldErrors::new();
+            add_error(
+                &mut errors,
+                "body",
+                format!("The request body is not valid JSON: {err}"),
+            );
+            Failure::Validation(errors)
+        })?
+    };
+    Ok(Inputs {
+        path,
+        query,
+        body,
+        raw_body: request.body.clone(),
+        content_type,
+        caller_session: None,
+    })
+}
+
+/// The raw token of `Authorization: Bearer`, `X-API-Key` or `X-API-Token`.
+fn credential(headers: &HeaderMap) -> Option<String> {
+    AUTH_HEADERS.iter().find_map(|name| {
+        let text = headers.get(*name)?.to_str().ok()?.trim();
+        let token = if *name == "authorization" {
+            text.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, rest)| {
+                    let rest = rest.trim();
+                    rest.strip_prefix("token ").map(str::trim).unwrap_or(rest)
+                })
+                .unwrap_or(text)
+        } else {
+            text
+        };
+        (!token.is_empty()).then(|| token.to_owned())
+    })
+}
+
+fn rate_headers(rate: RateState, headers: &mut HeaderMap) {
+    for (name, value) in [
+        ("x-ratelimit-limit", rate.limit.to_string()),
+        ("x-ratelimit-remaining", rate.remaining.to_string()),
+        ("x-ratelimit-reset", rate.reset_secs.to_string()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+/// The server's send-rate headers, more specific than the gateway's window.
+fn copy_upstream_rate_headers(upstream: &HeaderMap, headers: &mut HeaderMap) {
+    for name in RATE_LIMIT_HEADERS {
+        if let Some(value) = upstream.get(name) {
+            headers.insert(HeaderName::from_static(name), value.clone());
+        }
+    }
+}
+
+fn reply_response(reply: Reply, rate: RateState, upstream: &HeaderMap) -> Response {
+    let mut headers = HeaderMap::new();
+    rate_headers(rate, &mut headers);
+    copy_upstream_rate_headers(upstream, &mut headers);
+    match reply.body {
+        Some(body) => {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            (reply.status, headers, body.to_string()).into_response()
+        }
+        None => (reply.status, headers).into_response(),
+    }
+}
+
+impl std::fmt::Debug for CompatEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.endpoint.method, self.endpoint.path)
+    }
+}

@@ -1,0 +1,354 @@
+//! Compatibility profiles: other products' REST APIs served on wagate's RPCs.
+//!
+//! A profile is a table of [`Endpoint`]s — path, method, RPC, how the request
+//! message is filled from the path, query and body ([`FieldMap`]s, plus an
+//! optional builder for what a table cannot say), paging, and a shape
+//! function for the response — and a [`Flavor`] with the product's error
+//! bodies. [`install`] adds one [`crate::routes::Binding`] per endpoint to the
+//! route table; [`engine`] serves them (caller's session look-up, request
+//! building, one or more RPCs, shaping, rate-limit headers).
+
+pub mod engine;
+pub mod limiter;
+pub mod request;
+pub mod wasender;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow};
+use http::{Method, StatusCode};
+use prost_reflect::DescriptorPool;
+use serde_json::{Value, json};
+
+use crate::routes::{Binding, BodyMapping, PathTemplate, RouteTable};
+
+pub use engine::{CompatEndpoint, Inputs, SharedState};
+pub use limiter::Limiter;
+
+/// Which credential an endpoint takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The account-level token (our admin token); sessions are named in the path.
+    Account,
+    /// A session API key; the session is the key's own (looked up once per key).
+    Session,
+}
+
+/// Where a request value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum From {
+    /// A path variable of the endpoint's template, by name.
+    Path,
+    /// A query parameter.
+    Query,
+    /// A body field; dotted names reach into objects (`key.id`).
+    Body,
+    /// The caller's session (Scope::Session); `seed` is unused.
+    Caller,
+}
+
+/// How a value is converted on its way into the request message.
+#[derive(Clone, Copy, Debug)]
+pub enum Conv {
+    /// As it is (strings from the path or query stay strings).
+    Copy,
+    /// An id → `sessions/{id}`.
+    SessionName,
+    /// An id → `sessions/{caller}/{collection}/{id}`.
+    CallerChild(&'static str),
+    /// `composing` → `PREFIX_COMPOSING`.
+    EnumPrefix(&'static str),
+    /// Milliseconds → a protobuf Duration (`"1.5s"`).
+    MillisToDuration,
+    /// `"true"`/`"1"` (query strings) or a JSON boolean → a boolean.
+    Bool,
+    /// A boolean → one of two enum names (true, false).
+    BoolToEnum(&'static str, &'static str),
+    /// A list of strings → a list of objects with the string under this key.
+    ListOfObjects(&'static str),
+    /// One value → a list of that one value.
+    Singleton,
+}
+
+/// One request value: `seed` (its name in the product's API, from `from`)
+/// goes to the request field path `to` (proto names, dotted).
+#[derive(Clone, Copy, Debug)]
+pub struct FieldMap {
+    pub seed: &'static str,
+    pub from: From,
+    pub to: &'static str,
+    pub conv: Conv,
+    pub required: bool,
+}
+
+impl FieldMap {
+    pub const fn path(seed: &'static str, to: &'static str, conv: Conv) -> Self {
+        Self {
+            seed,
+            from: From::Path,
+            to,
+            conv,
+            required: true,
+        }
+    }
+
+    pub const fn query(seed: &'static str, to: &'static str, conv: Conv) -> Self {
+        Self {
+            seed,
+            from: From::Query,
+            to,
+            conv,
+            required: false,
+        }
+    }
+
+    pub const fn body(seed: &'static str, to: &'static str, conv: Conv) -> Self {
+        Self {
+            seed,
+            from: From::Body,
+            to,
+            conv,
+            required: false,
+        }
+    }
+
+    /// The caller's session name (`sessions/{id}`) into `to`.
+    pub const fn caller(to: &'static str) -> Self {
+        Self {
+            seed: "",
+            from: From::Caller,
+            to,
+            conv: Conv::Copy,
+            required: true,
+        }
+    }
+
+    /// Missing → a validation error naming `seed`.
+    pub const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+}
+
+/// Page-number paging over our token-paged list RPCs.
+#[derive(Clone, Copy, Debug)]
+pub enum Paging {
+    /// One call; the response as it is.
+    None,
+    /// Every item (all pages) of the repeated field `list`.
+    All { list: &'static str },
+    /// One page: `page` (from 1) and `size` query parameters. With `switch`,
+    /// paging applies only when that query parameter is true (else: All).
+    Pages {
+        list: &'static str,
+        page: &'static str,
+        size: &'static str,
+        default_size: u32,
+        switch: Option<&'static str>,
+    },
+}
+
+/// What a shape function answers.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    /// None: no body (204).
+    pub body: Option<Value>,
+}
+
+impl Reply {
+    pub fn json(body: Value) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: Some(body),
+        }
+    }
+
+    pub fn no_content() -> Self {
+        Self {
+            status: StatusCode::NO_CONTENT,
+            body: None,
+        }
+    }
+}
+
+/// A request the table cannot express: a builder adds to the request JSON
+/// after the field maps, or refuses with per-field errors (seed names).
+pub type BuildFn = fn(&mut Value, &Inputs) -> Result<(), FieldErrors>;
+/// The response (canonical proto3 JSON with defaults printed; for paged
+/// endpoints a [`engine::Page`] as JSON) → the product's answer.
+pub type ShapeFn = fn(&Value, &Inputs) -> Reply;
+
+/// Validation errors by the product's field names.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+/// One endpoint of a compatibility API.
+pub struct Endpoint {
+    pub method: Method,
+    /// Template with `{name}` variables, e.g. `/api/messages/{msgId}`.
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// Full RPC name, e.g. `wagate.v1.MessageService.SendMessage`.
+    pub rpc: &'static str,
+    pub scope: Scope,
+    pub fields: Vec<FieldMap>,
+    pub build: Option<BuildFn>,
+    /// Request field that lists the mapped fields the client sent (PUT
+    /// updates), with the prefix to strip from their paths (`session.`).
+    pub update_mask: Option<(&'static str, &'static str)>,
+    pub paging: Paging,
+    pub shape: ShapeFn,
+}
+
+/// A product's error bodies and conventions.
+pub trait Flavor: Send + Sync + 'static {
+    /// Short name, e.g. `wasender`.
+    fn name(&self) -> &'static str;
+    /// OpenAPI tag of the profile's operations.
+    fn tag(&self) -> &'static str;
+    /// The HTTP status and body of a failure.
+    fn render_failure(&self, failure: &Failure, scope: Scope) -> (StatusCode, Value);
+}
+
+/// Why a compatibility request failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The upstream (or the gateway's own request building) refused; field
+    /// violations are renamed to the product's names where known.
+    Status {
+        status: tonic::Status,
+        fields: FieldErrors,
+        /// Whether the request carried a credential at all.
+        had_credential: bool,
+    },
+    /// Required or malformed fields found before any call.
+    Validation(FieldErrors),
+    /// The gateway's per-credential request limit.
+    RateLimited { retry_after: u64, limit: u32 },
+}
+
+/// Adds the endpoints of `table` as bindings served by `flavor`.
+pub fn install(
+    pool: &DescriptorPool,
+    routes: &mut RouteTable,
+    endpoints: Vec<Endpoint>,
+    flavor: Arc<dyn Flavor>,
+    state: Arc<SharedState>,
+) -> anyhow::Result<()> {
+    let session_rpc = pool
+        .get_service_by_name("wagate.v1.SessionService")
+        .and_then(|s| s.methods().find(|m| m.name() == "GetSession"))
+        .ok_or_else(|| anyhow!("the descriptor set lacks SessionService.GetSession"))?;
+    for endpoint in endpoints {
+        let (service, method) = endpoint
+            .rpc
+            .rsplit_once('.')
+            .ok_or_else(|| anyhow!("{}: RPC name without a service", endpoint.rpc))?;
+        let rpc = pool
+            .get_service_by_name(service)
+            .and_then(|s| s.methods().find(|m| m.name() == method))
+            .ok_or_else(|| anyhow!("{}: no such RPC", endpoint.rpc))?;
+        let template = PathTemplate::parse(endpoint.path)
+            .with_context(|| format!("{} {}", endpoint.method, endpoint.path))?;
+        let http_method = endpoint.method.clone();
+        let profile = Arc::new(CompatEndpoint {
+            endpoint,
+            rpc: rpc.clone(),
+            session_rpc: session_rpc.clone(),
+            flavor: flavor.clone(),
+            state: state.clone(),
+        });
+        routes.add(Binding {
+            http_method,
+            template,
+            body: BodyMapping::None,
+            response_body: None,
+            rpc,
+            binding_index: 0,
+            profile,
+        });
+    }
+    Ok(())
+}
+
+/// Profiles the gateway can serve, by configuration name.
+pub const KNOWN_PROFILES: [&str; 1] = [wasender::NAME];
+
+/// Adds the bindings of the profiles named in `names` (unknown names are an error).
+pub fn install_named(
+    pool: &DescriptorPool,
+    routes: &mut RouteTable,
+    names: &[String],
+    requests_per_minute: u32,
+) -> anyhow::Result<()> {
+    for name in names {
+        match name.as_str() {
+            wasender::NAME => wasender::install(pool, routes, requests_per_minute)?,
+            other => anyhow::bail!(
+                "unknown compatibility profile {other:?} (known: {})",
+                KNOWN_PROFILES.join(", ")
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// An endpoint's OpenAPI operation: path and query parameters, the body's
+/// fields by the product's names, and a plain 200.
+pub fn openapi_operation(endpoint: &Endpoint, flavor: &dyn Flavor) -> Value {
+    let mut parameters = Vec::new();
+    let mut body_fields = serde_json::Map::new();
+    let mut required = Vec::new();
+    for map in &endpoint.fields {
+        match map.from {
+            From::Path => parameters.push(json!({
+                "name": map.seed, "in": "path", "required": true, "schema": {"type": "string"}
+            })),
+            From::Query => parameters.push(json!({
+                "name": map.seed, "in": "query", "required": map.required, "schema": {}
+            })),
+            From::Body => {
+                body_fields.insert(map.seed.to_owned(), json!({}));
+                if map.required {
+                    required.push(map.seed);
+                }
+            }
+            From::Caller => {}
+        }
+    }
+    if let Paging::Pages { page, size, .. } = endpoint.paging {
+        for name in [page, size] {
+            parameters.push(json!({"name": name, "in": "query", "required": false, "schema": {"type": "integer"}}));
+        }
+    }
+    let credential = match endpoint.scope {
+        Scope::Account => "the personal access token (wagate's admin token)",
+        Scope::Session => "the session's API key",
+    };
+    let operation_id = format!(
+        "{}_{}{}",
+        flavor.name(),
+        endpoint.method.as_str().to_ascii_lowercase(),
+        endpoint
+            .path
+            .replace(['/', '-', '{', '}'], "_")
+            .trim_end_matches('_')
+    );
+    let mut operation = json!({
+        "tags": [flavor.tag()],
+        "summary": endpoint.summary,
+        "description": format!("{} Authenticate with `Authorization: Bearer` and {credential}. Served by {}.", endpoint.summary, endpoint.rpc),
+        "operationId": operation_id,
+        "parameters": parameters,
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+    });
+    if !body_fields.is_empty() || endpoint.build.is_some() {
+        operation["requestBody"] = json!({
+            "content": {"application/json": {"schema": {
+                "type": "object", "properties": body_fields, "required": required
+            }}}
+        });
+    }
+    operation
+}

@@ -16,7 +16,7 @@ use crate::messages::{
     wait_message,
 };
 
-fn groups(channel: Channel) -> GroupServiceClient<Channel> {
+pub fn groups(channel: Channel) -> GroupServiceClient<Channel> {
     GroupServiceClient::new(channel)
 }
 
@@ -50,7 +50,7 @@ async fn get(client: &mut GroupServiceClient<Channel>, name: &str) -> pb::Group 
         .into_inner()
 }
 
-async fn create(
+pub async fn create(
     client: &mut GroupServiceClient<Channel>,
     session: &str,
     subject: &str,

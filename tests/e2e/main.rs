@@ -17,6 +17,7 @@ mod health;
 mod lifecycle;
 mod linking;
 mod messages;
+mod polls;
 mod polyglot;
 mod process;
 mod store;

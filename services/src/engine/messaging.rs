@@ -81,6 +81,27 @@ pub struct InboundMessage {
     pub media_ref: String,
 }
 
+/// A vote in a poll: the voter's whole current choice (an empty choice
+/// withdraws the vote). Options are named by their SHA-256 hashes, as
+/// WhatsApp carries them; only the poll's author can map them to names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PollVote {
+    /// The chat the poll was sent to.
+    pub chat: String,
+    /// WhatsApp id of the poll message.
+    pub poll_id: String,
+    /// JID of the voter.
+    pub voter: String,
+    pub selected_option_hashes: Vec<[u8; 32]>,
+    pub timestamp: SystemTime,
+}
+
+/// The hash WhatsApp names a poll option by in votes.
+pub fn poll_option_hash(name: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(name.as_bytes()).into()
+}
+
 /// A change to an earlier message made by its author.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MessageChange {

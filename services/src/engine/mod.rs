@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 
 pub use self::directory::{DirectoryEvent, GroupSetting, JoinedGroup, ParticipantChange, Picture};
 pub use self::messaging::{
-    InboundMessage, MediaBlob, MessageChange, OutgoingMessage, Quoted, ReceiptKind, SendLookup,
+    InboundMessage, MediaBlob, MessageChange, OutgoingMessage, PollVote, Quoted, ReceiptKind,
+    SendLookup, poll_option_hash,
 };
 use crate::error::{Error, Result};
 use crate::session::model::{LinkedUser, SessionId};
@@ -80,6 +81,8 @@ pub enum EngineEvent {
         change: MessageChange,
         timestamp: SystemTime,
     },
+    /// Someone voted in a poll this account sent.
+    PollVote(Box<PollVote>),
     /// Contacts or groups changed (see [`DirectoryEvent`]).
     Directory(DirectoryEvent),
     /// A voice or video call: offered to the account, or missed.

@@ -258,6 +258,24 @@ pub fn message_deleted(message: &pb::Message) -> EventDraft {
     )
 }
 
+/// `poll.results`: the whole tally of a poll after someone voted.
+pub fn poll_results(poll: &pb::Message, voter: &str) -> EventDraft {
+    let results = match &poll.content {
+        Some(pb::message::Content::Poll(p)) => p.results.clone(),
+        _ => Vec::new(),
+    };
+    EventDraft::new(
+        "poll.results",
+        Payload::PollResults(pb::PollResultsPayload {
+            key: poll.key.clone(),
+            message: poll.name.clone(),
+            results,
+            voter: voter.to_owned(),
+        }),
+        Some(&poll.chat),
+    )
+}
+
 /// `contacts.upsert` (complete contacts) or `contacts.update` (the fields in
 /// `update_mask`).
 pub fn contacts(contacts: Vec<pb::Contact>, update_mask: Vec<String>) -> EventDraft {

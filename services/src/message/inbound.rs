@@ -1,11 +1,11 @@
 //! What the engine reports about messages, recorded in the store: received
-//! messages (content only when the session logs it), receipts, and edits and
-//! deletions by the author.
+//! messages (content only when the session logs it) and receipts. Later
+//! changes to a message are in `changes`.
 
 use std::time::SystemTime;
 
-use super::model::{Direction, MessageRecord, Status, body_of, kind_of, replace_text};
-use crate::engine::{InboundMessage, MessageChange, ReceiptKind};
+use super::model::{Direction, MessageRecord, Status, body_of, kind_of};
+use crate::engine::{InboundMessage, ReceiptKind};
 use crate::error::Result;
 use crate::session::model::SessionId;
 use crate::store::Store;
@@ -116,35 +116,4 @@ pub fn receipt_status(kind: ReceiptKind) -> Status {
         ReceiptKind::Read => Status::Read,
         ReceiptKind::Played => Status::Played,
     }
-}
-
-/// Records an edit or deletion; returns the message as it was, if stored.
-pub async fn record_change(
-    store: &Store,
-    session: SessionId,
-    whatsapp_id: &str,
-    change: MessageChange,
-    time: SystemTime,
-) -> Result<Option<MessageRecord>> {
-    let Some(record) = store.find_message(session, whatsapp_id).await? else {
-        return Ok(None);
-    };
-    match change {
-        MessageChange::Edited { new_body } => {
-            let payload = record.payload.clone().map(|mut payload| {
-                replace_text(&mut payload, &new_body);
-                payload
-            });
-            let body = if record.payload.is_some() {
-                new_body
-            } else {
-                String::new()
-            };
-            store
-                .record_edit(record.id, &body, payload.as_ref(), ms(time))
-                .await?;
-        }
-        MessageChange::Revoked => store.record_delete(record.id, ms(time)).await?,
-    }
-    Ok(Some(record))
 }

@@ -1,6 +1,7 @@
 //! Messages: validation, the durable paced send queue, history, receipts,
 //! presence and media. `grpc` is the transport; the rest is domain.
 
+pub mod changes;
 pub mod convert;
 pub mod filter;
 pub mod grpc;

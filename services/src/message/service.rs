@@ -3,23 +3,26 @@
 //! act on WhatsApp at once (edit, delete, read receipts, presence, media).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
 use wagate_proto::v1 as pb;
 use wagate_proto::v1::message::Content;
 
+use super::changes;
+use super::convert::message_pb;
 use super::limits::{Limits, RateStatus};
-use super::model::{Direction, MessageRecord, Status, chat_type, normalize_chat, replace_text};
+use super::model::{Direction, MessageRecord, Status, chat_type, normalize_chat};
 use super::queue::{Queue, media_of};
 use super::validate::ValidSend;
 use crate::config::QueueConfig;
-use crate::engine::{Connection, not_connected};
+use crate::engine::{Connection, MessageChange, not_connected};
 use crate::error::{Error, Reason, Result};
+use crate::event::record::{message_deleted, to_new_events};
 use crate::media::{MediaRecord, MediaService, UploadInput};
 use crate::session::SessionManager;
 use crate::session::model::{Session, SessionId};
-use crate::store::{MessageQuery, NewOutbound, Queued, Store};
+use crate::store::{MessageQuery, MessageSelector, NewOutbound, Queued, Store};
 
 /// Most sends committed in one transaction.
 const ACCEPT_BATCH: usize = 256;
@@ -417,15 +420,19 @@ impl Messages {
         connection
             .edit_message(&record.chat, &record.whatsapp_id, new_text)
             .await?;
-        let payload = record.payload.clone().map(|mut payload| {
-            replace_text(&mut payload, new_text);
-            payload
-        });
-        let now = crate::store::now_ms();
-        self.inner
-            .store
-            .record_edit(id, new_text, payload.as_ref(), now)
-            .await?;
+        let change = MessageChange::Edited {
+            new_body: new_text.to_owned(),
+        };
+        let edited = SystemTime::now();
+        changes::record_change(
+            &self.inner.store,
+            session,
+            MessageSelector::Id(id),
+            change,
+            edited,
+            |_| Vec::new(),
+        )
+        .await?;
         self.get(session, id).await
     }
 
@@ -457,10 +464,38 @@ impl Messages {
         connection
             .revoke_message(&record.chat, &record.key())
             .await?;
-        self.inner
-            .store
-            .record_delete(id, crate::store::now_ms())
-            .await
+        // Deleted here as on the phone: `messages.delete` commits with it.
+        let events = self.inner.sessions.events();
+        let settings = match events {
+            Some(_) => self
+                .inner
+                .store
+                .get_session(session)
+                .await?
+                .map(|s| s.settings),
+            None => None,
+        };
+        let revoked = SystemTime::now();
+        changes::record_change(
+            &self.inner.store,
+            session,
+            MessageSelector::Id(id),
+            MessageChange::Revoked,
+            revoked,
+            |before| match events {
+                Some(_) => to_new_events(
+                    session,
+                    settings.as_ref(),
+                    vec![message_deleted(&message_pb(before))],
+                ),
+                None => Vec::new(),
+            },
+        )
+        .await?;
+        if let Some(events) = events {
+            events.log().appended_elsewhere();
+        }
+        Ok(())
     }
 
     /// Sends read receipts; returns how many stored messages became READ.

@@ -16,7 +16,7 @@ use crate::event::record::{self, EventDraft};
 use crate::message::convert::message_pb;
 use crate::message::model::Status as MessageStatus;
 use crate::session::model::status_pb;
-use crate::store::{StatusChange, Store};
+use crate::store::{MessageSelector, StatusChange, Store};
 
 /// Applies one connection's engine events to the store, in order.
 pub(super) struct EventApplier {
@@ -60,6 +60,18 @@ impl EventApplier {
                 }
                 break;
             }
+        }
+    }
+
+    /// The session's settings, which select its events for webhooks.
+    async fn settings(&self) -> Result<Option<crate::session::model::Settings>> {
+        Ok(self.store.get_session(self.id).await?.map(|s| s.settings))
+    }
+
+    /// Wakes the event log's tailer after events committed with a state change.
+    fn appended_elsewhere(&self) {
+        if let Some(events) = &self.events {
+            events.log().appended_elsewhere();
         }
     }
 
@@ -249,7 +261,7 @@ impl EventApplier {
                     Some(events) => Some(events.status_lock(id).await),
                     None => None,
                 };
-                let settings = self.store.get_session(id).await?.map(|s| s.settings);
+                let settings = self.settings().await?;
                 let status = crate::message::inbound::receipt_status(kind);
                 let group = chat.ends_with("@g.us") && !from.is_empty();
                 let drafts_of =
@@ -287,9 +299,7 @@ impl EventApplier {
                     drafts_of,
                 )
                 .await?;
-                if let Some(events) = &self.events {
-                    events.log().appended_elsewhere();
-                }
+                self.appended_elsewhere();
             }
             EngineEvent::Presence {
                 chat,
@@ -313,18 +323,42 @@ impl EventApplier {
                 ..
             } => {
                 let revoked = matches!(change, crate::engine::MessageChange::Revoked);
-                let changed = crate::message::inbound::record_change(
+                let settings = self.settings().await?;
+                crate::message::changes::record_change(
                     &self.store,
                     id,
-                    &whatsapp_id,
+                    MessageSelector::WhatsAppId(&whatsapp_id),
                     change,
                     timestamp,
+                    |before| match (&self.events, revoked) {
+                        (Some(_), true) => record::to_new_events(
+                            id,
+                            settings.as_ref(),
+                            vec![record::message_deleted(&message_pb(before))],
+                        ),
+                        _ => Vec::new(),
+                    },
                 )
                 .await?;
-                if let (true, Some(message)) = (revoked, changed) {
-                    self.emit(vec![record::message_deleted(&message_pb(&message))])
-                        .await;
-                }
+                self.appended_elsewhere();
+            }
+            EngineEvent::PollVote(vote) => {
+                let settings = self.settings().await?;
+                crate::message::changes::record_poll_vote(
+                    &self.store,
+                    id,
+                    &vote,
+                    |poll| match &self.events {
+                        Some(_) => record::to_new_events(
+                            id,
+                            settings.as_ref(),
+                            vec![record::poll_results(&message_pb(poll), &vote.voter)],
+                        ),
+                        None => Vec::new(),
+                    },
+                )
+                .await?;
+                self.appended_elsewhere();
             }
             EngineEvent::ChatRead { chat } => {
                 crate::message::service::read_chats(&self.store, self.events.as_ref(), id, &[chat])

@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::message::model::{Direction, Failure, MessageRecord, Status};
 use crate::session::model::SessionId;
 
-const COLUMNS: &str = "id, session_id, direction, chat, sender, sender_pn, sender_lid, push_name, \
+pub(super) const COLUMNS: &str = "id, session_id, direction, chat, sender, sender_pn, sender_lid, push_name, \
     whatsapp_id, kind, body, payload, media_ref, status, error_code, error_message, error_reason, \
     attempt_count, next_attempt_at, create_time, send_time, deliver_time, read_time, play_time, \
     edit_time, delete_time, update_time";
@@ -34,7 +34,7 @@ const READ: i64 = Status::Read as i64;
 const OUTBOUND: i64 = Direction::Outbound as i64;
 const INBOUND: i64 = Direction::Inbound as i64;
 
-fn record_from_row(row: &AnyRow) -> Result<MessageRecord, sqlx::Error> {
+pub(super) fn record_from_row(row: &AnyRow) -> Result<MessageRecord, sqlx::Error> {
     let payload: Option<Vec<u8>> = row.try_get("payload")?;
     let error_code: i64 = row.try_get("error_code")?;
     let direction: i64 = row.try_get("direction")?;
@@ -715,42 +715,6 @@ impl Store {
             changed += done.rows_affected();
         }
         Ok(changed)
-    }
-
-    /// New text or caption of a message (edited by its author).
-    pub async fn record_edit(
-        &self,
-        id: i64,
-        body: &str,
-        payload: Option<&pb::Message>,
-        time: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE messages SET body = $1, payload = CASE WHEN payload IS NULL THEN NULL ELSE $2 END, \
-             edit_time = $3, update_time = $4 WHERE id = $5",
-        )
-        .bind(body)
-        .bind(payload.map(|p| p.encode_to_vec()))
-        .bind(time)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    /// Deleted for everyone: the record stays, its content goes.
-    pub async fn record_delete(&self, id: i64, time: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE messages SET body = '', payload = NULL, media_ref = '', delete_time = COALESCE(delete_time, $1), \
-             update_time = $2 WHERE id = $3",
-        )
-        .bind(time)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
     }
 
     /// Outbound messages accepted for the session since `since` (quotas).

@@ -191,6 +191,23 @@ impl SimulatorService for ControlService {
         }))
     }
 
+    async fn inject_poll_vote(
+        &self,
+        request: Request<pb::InjectPollVoteRequest>,
+    ) -> Result<Response<pb::InjectPollVoteResponse>, Status> {
+        self.check(&request).await?;
+        let request = request.into_inner();
+        let number = digits("phone_number", &request.phone_number)?;
+        if request.message_id.is_empty() {
+            return Err(Error::invalid_field("message_id", "is required").into());
+        }
+        let message_id = self
+            .network
+            .phone_vote(&number, &request.message_id, &request.options)
+            .await?;
+        Ok(Response::new(pb::InjectPollVoteResponse { message_id }))
+    }
+
     async fn inject_receipt(
         &self,
         request: Request<pb::InjectReceiptRequest>,

@@ -19,7 +19,7 @@ use super::{SimNetwork, directory};
 use crate::engine::directory::{GroupSetting, JoinedGroup, ParticipantChange, Picture};
 use crate::engine::{
     Connection, Engine, EngineEvent, InboundMessage, MediaBlob, MessageChange, OpenOptions,
-    OutgoingMessage, PairCode, ReceiptKind, SendLookup, not_connected,
+    OutgoingMessage, PairCode, PollVote, ReceiptKind, SendLookup, not_connected,
 };
 use crate::error::{Code, Error, Reason, Result};
 use crate::session::model::{LinkedUser, SessionId};
@@ -234,8 +234,7 @@ impl Connection for SimConnection {
             id: message.whatsapp_id.clone(),
             chat: message.chat.clone(),
             content: Some(content),
-            edit_of: String::new(),
-            revoke_of: String::new(),
+            ..Default::default()
         })
         .await
     }
@@ -265,7 +264,7 @@ impl Connection for SimConnection {
                 ..Default::default()
             }),
             edit_of: whatsapp_id.to_owned(),
-            revoke_of: String::new(),
+            ..Default::default()
         })
         .await
         .map(|_| ())
@@ -277,9 +276,8 @@ impl Connection for SimConnection {
             credentials: Some(credentials),
             id: super::network::new_message_id(),
             chat: chat.to_owned(),
-            content: None,
-            edit_of: String::new(),
             revoke_of: key.id.clone(),
+            ..Default::default()
         })
         .await
         .map(|_| ())
@@ -645,6 +643,20 @@ fn time_of(timestamp: Option<prost_types::Timestamp>) -> SystemTime {
 
 fn inbound_event(message: pb::InboundMessage) -> EngineEvent {
     let timestamp = time_of(message.timestamp);
+    if let Some(vote) = message.poll_vote {
+        return EngineEvent::PollVote(Box::new(PollVote {
+            chat: message.chat,
+            poll_id: vote.poll_id,
+            voter: message.sender,
+            // A hash of the wrong length names no option.
+            selected_option_hashes: vote
+                .selected_option_hashes
+                .iter()
+                .filter_map(|h| <[u8; 32]>::try_from(h.as_slice()).ok())
+                .collect(),
+            timestamp,
+        }));
+    }
     if !message.revoke_of.is_empty() || !message.edit_of.is_empty() {
         let (whatsapp_id, change) = if message.revoke_of.is_empty() {
             let new_body = message

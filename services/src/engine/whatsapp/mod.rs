@@ -359,6 +359,20 @@ impl Supervisor {
         }
     }
 
+    /// Votes come encrypted: opening them needs the client (the mapping of
+    /// the batch skips them).
+    async fn report_votes(&self, batch: &whatsapp_rust::types::events::MessageBatch) {
+        for received in batch {
+            let Some(vote) = messaging::polls::encrypted_vote(&received.message, &received.info)
+            else {
+                continue;
+            };
+            if let Some(event) = messaging::polls::open_vote(&self.client, vote).await {
+                let _ = self.events.send(event).await;
+            }
+        }
+    }
+
     /// Handles one signal; returns a terminal outcome when the session is over.
     async fn handle(
         &self,
@@ -367,6 +381,9 @@ impl Supervisor {
     ) -> Option<Terminal> {
         let event = match signal {
             Signal::Library(event) => {
+                if let Event::Messages(batch) = event.as_ref() {
+                    self.report_votes(batch).await;
+                }
                 match events::map(&event, || identity(&self.client), SystemTime::now()) {
                     Mapped::Report(event) => {
                         if matches!(event, EngineEvent::Connected { .. }) {

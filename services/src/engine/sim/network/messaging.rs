@@ -71,10 +71,23 @@ pub(super) fn ms_to_time(ms: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
 }
 
+/// A message of its own, not a change to another (edit, revocation, vote):
+/// recipients acknowledge it with receipts.
+fn is_new_message(request: &pb::SendMessageRequest) -> bool {
+    request.edit_of.is_empty() && request.revoke_of.is_empty() && request.poll_vote.is_none()
+}
+
 /// A one-line description of a message for the delivery record.
 pub(super) fn summary(request: &pb::SendMessageRequest) -> String {
     if !request.revoke_of.is_empty() {
         return format!("revoke: {}", request.revoke_of);
+    }
+    if let Some(vote) = &request.poll_vote {
+        return format!(
+            "vote: {} ({} options)",
+            vote.poll_id,
+            vote.selected_option_hashes.len()
+        );
     }
     let prefix = if request.edit_of.is_empty() {
         String::new()
@@ -196,17 +209,62 @@ impl Network {
 
     /// A message typed on a simulated phone (InjectInboundMessage).
     pub async fn phone_send(&self, from_digits: &str, to: &str, text: &str) -> Result<String> {
-        let id = new_message_id();
         let request = pb::SendMessageRequest {
-            credentials: None,
-            id: id.clone(),
             chat: to.to_owned(),
             content: Some(api::Message {
                 content: Some(api::message::Content::Text(text.to_owned())),
                 ..Default::default()
             }),
-            edit_of: String::new(),
-            revoke_of: String::new(),
+            ..Default::default()
+        };
+        self.send_from_phone(from_digits, request).await
+    }
+
+    /// A vote tapped on a simulated phone (InjectPollVote) in a poll the
+    /// account received: it goes to the poll's chat (its author, or the group).
+    pub async fn phone_vote(
+        &self,
+        digits: &str,
+        poll_id: &str,
+        options: &[String],
+    ) -> Result<String> {
+        let voter = format!("{digits}@s.whatsapp.net");
+        let lid = self.state().accounts.get(digits).map(|a| a.lid.clone());
+        let store = &self.inner.store;
+        let mut poll = store.sim_delivery_to(&voter, poll_id).await?;
+        if let (None, Some(lid)) = (&poll, lid.filter(|l| !l.is_empty())) {
+            poll = store.sim_delivery_to(&lid, poll_id).await?;
+        }
+        let poll = poll.ok_or_else(|| {
+            Error::not_found(format!("+{digits} received no message with id {poll_id}"))
+        })?;
+        let request = pb::SendMessageRequest {
+            chat: if poll.to_jid.ends_with("@g.us") {
+                poll.to_jid
+            } else {
+                poll.from_jid
+            },
+            poll_vote: Some(pb::PollVote {
+                poll_id: poll_id.to_owned(),
+                selected_option_hashes: options
+                    .iter()
+                    .map(|o| crate::engine::poll_option_hash(o).to_vec())
+                    .collect(),
+            }),
+            ..Default::default()
+        };
+        self.send_from_phone(digits, request).await
+    }
+
+    async fn send_from_phone(
+        &self,
+        from_digits: &str,
+        request: pb::SendMessageRequest,
+    ) -> Result<String> {
+        let id = new_message_id();
+        let request = pb::SendMessageRequest {
+            id: id.clone(),
+            ..request
         };
         let sender = Sender {
             digits: from_digits.to_owned(),
@@ -321,6 +379,7 @@ impl Network {
                 content: request.content.clone(),
                 edit_of: request.edit_of.clone(),
                 revoke_of: request.revoke_of.clone(),
+                poll_vote: request.poll_vote.clone(),
             };
             self.push(
                 &recipient.digits,
@@ -343,7 +402,7 @@ impl Network {
             )
             .await?;
             // The recipient's phone is always online: delivered at once.
-            if request.edit_of.is_empty() && request.revoke_of.is_empty() {
+            if is_new_message(&request) {
                 let receipt = pb::Receipt {
                     chat: request.chat.clone(),
                     ids: vec![request.id.clone()],
@@ -421,11 +480,10 @@ impl Network {
             content: request.content.clone(),
             edit_of: request.edit_of.clone(),
             revoke_of: request.revoke_of.clone(),
+            poll_vote: request.poll_vote.clone(),
             ..author
         };
-        let receipts = audience == Audience::Group
-            && request.edit_of.is_empty()
-            && request.revoke_of.is_empty();
+        let receipts = audience == Audience::Group && is_new_message(&request);
         for digits in recipients {
             let copy = SimDeliveryRow {
                 recipient_jid: super::directory::user_jid(digits),

@@ -599,8 +599,7 @@ pub(super) fn send(device: &Device, id: &str, chat: &str, text: &str) -> pb::Sen
             content: Some(api::message::Content::Text(text.to_owned())),
             ..Default::default()
         }),
-        edit_of: String::new(),
-        revoke_of: String::new(),
+        ..Default::default()
     }
 }
 

@@ -21,7 +21,8 @@ use crate::message::model::body_of;
 use crate::session::model::LinkedUser;
 
 /// The event for one received message; `None` for what our sessions do not
-/// track (status updates, protocol chatter, poll votes, key distribution).
+/// track here (status updates, protocol chatter, key distribution; poll
+/// votes are opened by the client, see `polls`).
 pub fn message_event(
     message: &wa::Message,
     info: &MessageInfo,

@@ -7,6 +7,7 @@ pub mod errors;
 pub mod inbound;
 pub mod media_ref;
 pub mod outgoing;
+pub mod polls;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -200,3 +200,69 @@ async fn a_contact_known_by_lid_moves_to_its_phone_jid_and_merges_fields() {
         db.drop_database().await;
     }
 }
+
+/// Directory and chat changes commit with the events describing them: a
+/// transaction dropped before commit (a crash) leaves neither.
+#[tokio::test]
+async fn a_store_transaction_keeps_changes_and_their_events_together() {
+    use wagate::store::{ContactPatch, NewEvent};
+    for backend in backends() {
+        let dir = TempDir::new("store-tx");
+        let db = TestDb::create(backend, dir.path()).await;
+        let store = Store::connect(&db.url, 2).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let session = linked_session(&store, 4).await;
+        let group = "120363000000000042@g.us";
+        let patch = ContactPatch {
+            phone_number: Some("+14155550777".into()),
+            push_name: Some("Eve".into()),
+            ..Default::default()
+        };
+        let event = NewEvent {
+            session_id: session,
+            event_type: "groups.upsert".into(),
+            payload: Vec::new(),
+            webhook: false,
+            create_time: 1,
+        };
+        let head = store.event_head().await.unwrap();
+
+        let mut abandoned = store.begin().await.unwrap();
+        abandoned
+            .put_group(session, group, b"meta", None)
+            .await
+            .unwrap();
+        abandoned.merge_contact(session, &patch).await.unwrap();
+        drop(abandoned);
+        assert!(store.group(session, group).await.unwrap().is_none());
+        assert!(
+            store
+                .contact(session, "14155550777@s.whatsapp.net")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.event_head().await.unwrap(), head);
+
+        let mut tx = store.begin().await.unwrap();
+        tx.put_group(session, group, b"meta", None).await.unwrap();
+        tx.merge_contact(session, &patch).await.unwrap();
+        let cursors = tx.commit_with_events(&[event]).await.unwrap();
+        assert_eq!(cursors.len(), 1);
+        assert_eq!(store.event_head().await.unwrap(), cursors[0]);
+        assert!(cursors[0] > head);
+        assert_eq!(
+            store.group(session, group).await.unwrap().unwrap().metadata,
+            b"meta"
+        );
+        assert!(
+            store
+                .contact(session, "14155550777@s.whatsapp.net")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        store.close().await;
+        db.drop_database().await;
+    }
+}

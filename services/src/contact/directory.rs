@@ -10,11 +10,13 @@ use crate::error::Result;
 use crate::event::record::{self, EventDraft};
 use crate::group::service::{apply_participant_change, apply_update, decode, named};
 use crate::session::model::SessionId;
-use crate::store::{ContactPatch, Store};
+use crate::store::{ContactPatch, Store, StoreTx};
 
-/// Records one directory event of a session; returns the events to log.
+/// Records one directory event of a session in `tx`; returns the events to
+/// log (the caller commits them with it). `store` is for reads outside it.
 pub async fn record(
     store: &Store,
+    tx: &mut StoreTx,
     session: SessionId,
     event: DirectoryEvent,
 ) -> Result<Vec<EventDraft>> {
@@ -25,7 +27,7 @@ pub async fn record(
         } => {
             let mut named = Vec::with_capacity(contacts.len());
             for mut contact in contacts {
-                let change = store
+                let change = tx
                     .merge_contact(session, &contact_patch(&contact, &update_mask))
                     .await?;
                 if let Some(change) = change {
@@ -43,14 +45,12 @@ pub async fn record(
         } => {
             for group in &groups {
                 if update_mask.is_empty() {
-                    store
-                        .put_group(session, &group.jid, &group.encode_to_vec(), None)
+                    tx.put_group(session, &group.jid, &group.encode_to_vec(), None)
                         .await?;
-                } else if let Some(row) = store.group(session, &group.jid).await? {
+                } else if let Some(row) = tx.group(session, &group.jid).await? {
                     let mut cached = decode(&row)?;
                     apply_update(&mut cached, group, &update_mask);
-                    store
-                        .put_group(session, &group.jid, &cached.encode_to_vec(), None)
+                    tx.put_group(session, &group.jid, &cached.encode_to_vec(), None)
                         .await?;
                 }
             }
@@ -78,12 +78,11 @@ pub async fn record(
                     .iter()
                     .any(|p| *p == me.0 || (!me.1.is_empty() && *p == me.1));
             if self_removed {
-                store.delete_group(session, &group).await?;
-            } else if let Some(row) = store.group(session, &group).await? {
+                tx.delete_group(session, &group).await?;
+            } else if let Some(row) = tx.group(session, &group).await? {
                 let mut cached = decode(&row)?;
                 apply_participant_change(&mut cached, change, &participants);
-                store
-                    .put_group(session, &group, &cached.encode_to_vec(), None)
+                tx.put_group(session, &group, &cached.encode_to_vec(), None)
                     .await?;
             }
             record::group_participants(session, &group, participants, change, author)
@@ -130,7 +129,7 @@ fn contact_patch(contact: &pb::Contact, mask: &[String]) -> ContactPatch {
 /// `contacts.upsert` for a new contact and `contacts.update` for a changed
 /// push name.
 pub async fn learn_sender(
-    store: &Store,
+    tx: &mut StoreTx,
     session: SessionId,
     phone_number: &str,
     lid: &str,
@@ -142,7 +141,7 @@ pub async fn learn_sender(
         push_name: Some(push_name.to_owned()).filter(|n| !n.is_empty()),
         ..Default::default()
     };
-    let Some(change) = store.merge_contact(session, &patch).await? else {
+    let Some(change) = tx.merge_contact(session, &patch).await? else {
         return Ok(Vec::new());
     };
     if !change.changed() {

@@ -651,15 +651,28 @@ pub async fn read_chats(
     session: SessionId,
     chats: &[String],
 ) -> Result<()> {
-    let cleared = store.clear_unread(session, chats).await?;
+    let settings = match events {
+        Some(_) => store.get_session(session).await?.map(|s| s.settings),
+        None => None,
+    };
+    // The cleared counts and their `chats.update` events commit together.
+    let mut tx = store.begin().await?;
+    let cleared = tx.clear_unread(session, chats).await?;
+    let new_events = match events {
+        Some(_) => {
+            let drafts = cleared
+                .iter()
+                .map(crate::event::record::chat_changed)
+                .collect();
+            to_new_events(session, settings.as_ref(), drafts)
+        }
+        None => Vec::new(),
+    };
+    tx.commit_with_events(&new_events).await?;
     if let Some(events) = events
-        && !cleared.is_empty()
+        && !new_events.is_empty()
     {
-        let drafts = cleared
-            .iter()
-            .map(crate::event::record::chat_changed)
-            .collect();
-        events.record(session, drafts).await?;
+        events.log().appended_elsewhere();
     }
     Ok(())
 }

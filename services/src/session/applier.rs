@@ -68,6 +68,18 @@ impl EventApplier {
         Ok(self.store.get_session(self.id).await?.map(|s| s.settings))
     }
 
+    /// Drafts ready to commit with a state change; none when events are off.
+    fn new_events(
+        &self,
+        settings: Option<&crate::session::model::Settings>,
+        drafts: Vec<EventDraft>,
+    ) -> Vec<crate::store::NewEvent> {
+        match &self.events {
+            Some(_) => record::to_new_events(self.id, settings, drafts),
+            None => Vec::new(),
+        }
+    }
+
     /// Wakes the event log's tailer after events committed with a state change.
     fn appended_elsewhere(&self) {
         if let Some(events) = &self.events {
@@ -119,17 +131,22 @@ impl EventApplier {
                     code,
                     expire_time: crate::api::system_time_ms(expire_time),
                 };
-                self.store.set_qr(id, &qr).await?;
+                let mut drafts = Vec::with_capacity(2);
                 if self.status != Status::NeedScan {
-                    self.emit(vec![record::session_status(
+                    drafts.push(record::session_status(
                         status_pb(Status::NeedScan),
                         status_pb(self.status),
                         "waiting for a QR scan or pair code",
-                    )])
-                    .await;
+                    ));
                 }
-                self.emit(vec![record::qr_code(&qr.code, qr.expire_time)])
-                    .await;
+                drafts.push(record::qr_code(&qr.code, qr.expire_time));
+                // The code and its events commit together.
+                let settings = self.settings().await?;
+                let mut tx = self.store.begin().await?;
+                tx.set_qr(id, &qr).await?;
+                tx.commit_with_events(&self.new_events(settings.as_ref(), drafts))
+                    .await?;
+                self.appended_elsewhere();
                 self.status = Status::NeedScan;
                 self.state.send_modify(|s| {
                     s.status = Status::NeedScan;
@@ -200,15 +217,18 @@ impl EventApplier {
                         "" => String::new(),
                         digits => format!("+{digits}"),
                     };
+                    let mut tx = self.store.begin().await?;
                     let learned = crate::contact::directory::learn_sender(
-                        &self.store,
+                        &mut tx,
                         id,
                         &phone,
                         &message.sender_lid,
                         &message.push_name,
                     )
                     .await?;
-                    self.emit(learned).await;
+                    tx.commit_with_events(&self.new_events(log.as_ref(), learned))
+                        .await?;
+                    self.appended_elsewhere();
                 }
                 // The message and its events commit together: a crash never
                 // keeps one without the other.
@@ -365,16 +385,26 @@ impl EventApplier {
                     .await?;
             }
             EngineEvent::ChatDeleted { chat } => {
-                self.store.delete_chat(id, &chat).await?;
-                self.emit(vec![record::chat_deleted(&chat)]).await;
+                let settings = self.settings().await?;
+                let mut tx = self.store.begin().await?;
+                tx.delete_chat(id, &chat).await?;
+                let drafts = vec![record::chat_deleted(&chat)];
+                tx.commit_with_events(&self.new_events(settings.as_ref(), drafts))
+                    .await?;
+                self.appended_elsewhere();
             }
             EngineEvent::Call(call) => {
                 let drafts = self.answer_call(&call).await?;
                 self.emit(drafts).await;
             }
             EngineEvent::Directory(change) => {
-                let drafts = crate::contact::directory::record(&self.store, id, change).await?;
-                self.emit(drafts).await;
+                let settings = self.settings().await?;
+                let mut tx = self.store.begin().await?;
+                let drafts =
+                    crate::contact::directory::record(&self.store, &mut tx, id, change).await?;
+                tx.commit_with_events(&self.new_events(settings.as_ref(), drafts))
+                    .await?;
+                self.appended_elsewhere();
             }
             EngineEvent::LoggedOut { reason } => {
                 self.store.set_auto_connect(id, false).await?;

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, now_ms};
+use super::now_ms;
 use crate::error::Result;
 use crate::session::model::SessionId;
 
@@ -73,48 +73,48 @@ pub(super) async fn touch_chat(
     Ok(state)
 }
 
-impl Store {
-    /// Clears the unread count of chats the session read; returns the chats
-    /// that had unread messages.
-    pub async fn clear_unread(
-        &self,
-        session: SessionId,
-        jids: &[String],
-    ) -> Result<Vec<ChatState>> {
-        let mut cleared = Vec::new();
-        let mut tx = self.writer.begin().await?;
-        for jid in jids {
-            let row = sqlx::query(
-                "UPDATE chats SET unread_count = 0, update_time = $1 \
-                 WHERE session_id = $2 AND jid = $3 AND unread_count > 0 \
-                 RETURNING display_name, conversation_time",
-            )
-            .bind(now_ms())
-            .bind(session)
-            .bind(jid)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = row {
-                cleared.push(ChatState {
-                    jid: jid.clone(),
-                    display_name: row.try_get("display_name")?,
-                    unread_count: 0,
-                    conversation_time: row.try_get("conversation_time")?,
-                    created: false,
-                });
-            }
+/// Clears the unread count of chats the session read; returns the chats
+/// that had unread messages.
+pub(super) async fn clear_unread(
+    tx: &mut sqlx::AnyConnection,
+    session: SessionId,
+    jids: &[String],
+) -> Result<Vec<ChatState>> {
+    let mut cleared = Vec::new();
+    for jid in jids {
+        let row = sqlx::query(
+            "UPDATE chats SET unread_count = 0, update_time = $1 \
+             WHERE session_id = $2 AND jid = $3 AND unread_count > 0 \
+             RETURNING display_name, conversation_time",
+        )
+        .bind(now_ms())
+        .bind(session)
+        .bind(jid)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = row {
+            cleared.push(ChatState {
+                jid: jid.clone(),
+                display_name: row.try_get("display_name")?,
+                unread_count: 0,
+                conversation_time: row.try_get("conversation_time")?,
+                created: false,
+            });
         }
-        tx.commit().await?;
-        Ok(cleared)
     }
+    Ok(cleared)
+}
 
-    /// Forgets a chat deleted on the account's phone.
-    pub async fn delete_chat(&self, session: SessionId, jid: &str) -> Result<()> {
-        sqlx::query("DELETE FROM chats WHERE session_id = $1 AND jid = $2")
-            .bind(session)
-            .bind(jid)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
+/// Forgets a chat deleted on the account's phone.
+pub(super) async fn delete_chat(
+    conn: &mut sqlx::AnyConnection,
+    session: SessionId,
+    jid: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM chats WHERE session_id = $1 AND jid = $2")
+        .bind(session)
+        .bind(jid)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

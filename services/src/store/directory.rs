@@ -146,79 +146,10 @@ impl Store {
         session: SessionId,
         patch: &ContactPatch,
     ) -> Result<Option<ContactChange>> {
-        let Some(jid) = patch.jid() else {
-            return Ok(None);
-        };
-        let lid = patch.lid.clone().unwrap_or_default();
-        let now = now_ms();
-        let mut tx = self.writer.begin().await?;
-        let existing = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE session_id = $1 AND (jid = $2 OR (lid <> '' AND lid = $3)) \
-             ORDER BY CASE WHEN jid = $2 THEN 0 ELSE 1 END LIMIT 1"
-        )))
-        .bind(session)
-        .bind(&jid)
-        .bind(&lid)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|row| contact_from_row(&row))
-        .transpose()?;
-        let mut after = existing.clone().unwrap_or(ContactRow {
-            jid: jid.clone(),
-            create_time: now,
-            ..Default::default()
-        });
-        patch.apply(&mut after);
-        after.jid = if after.phone_number.is_empty() {
-            after.jid
-        } else {
-            jid.clone()
-        };
-        after.update_time = now;
-        if let Some(before) = &existing
-            && before.jid != after.jid
-        {
-            sqlx::query("DELETE FROM contacts WHERE session_id = $1 AND jid = $2")
-                .bind(session)
-                .bind(&before.jid)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(
-            "INSERT INTO contacts (session_id, jid, phone_number, lid, full_name, first_name, push_name, \
-             verified_name, picture_uri, about, business, blocked, in_address_book, create_time, update_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             ON CONFLICT (session_id, jid) DO UPDATE SET phone_number = excluded.phone_number, lid = excluded.lid, \
-             full_name = excluded.full_name, first_name = excluded.first_name, push_name = excluded.push_name, \
-             verified_name = excluded.verified_name, picture_uri = excluded.picture_uri, about = excluded.about, \
-             business = excluded.business, blocked = excluded.blocked, in_address_book = excluded.in_address_book, \
-             update_time = excluded.update_time",
-        )
-        .bind(session)
-        .bind(&after.jid)
-        .bind(&after.phone_number)
-        .bind(&after.lid)
-        .bind(&after.full_name)
-        .bind(&after.first_name)
-        .bind(&after.push_name)
-        .bind(&after.verified_name)
-        .bind(&after.picture_uri)
-        .bind(&after.about)
-        .bind(flag(after.business))
-        .bind(flag(after.blocked))
-        .bind(flag(after.in_address_book))
-        .bind(after.create_time)
-        .bind(after.update_time)
-        .execute(&mut *tx)
-        .await?;
-        if !after.lid.is_empty() && !after.phone_number.is_empty() {
-            put_lid_mapping(&mut tx, session, &after.lid, &after.phone_number, now).await?;
-        }
+        let mut tx = self.begin().await?;
+        let change = tx.merge_contact(session, patch).await?;
         tx.commit().await?;
-        Ok(Some(ContactChange {
-            before: existing,
-            after,
-        }))
+        Ok(change)
     }
 
     /// A contact by phone-number JID or LID.
@@ -282,7 +213,7 @@ impl Store {
         phone_number: &str,
     ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        put_lid_mapping(&mut tx, session, lid, phone_number, now_ms()).await?;
+        put_lid_mapping(&mut *tx, session, lid, phone_number, now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -322,31 +253,14 @@ impl Store {
         metadata: &[u8],
         request_id: Option<&str>,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO group_cache (session_id, jid, metadata, request_id, update_time) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (session_id, jid) DO UPDATE SET metadata = excluded.metadata, \
-             request_id = COALESCE(group_cache.request_id, excluded.request_id), update_time = excluded.update_time",
-        )
-        .bind(session)
-        .bind(jid)
-        .bind(metadata)
-        .bind(request_id)
-        .bind(now_ms())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let mut conn = self.writer.acquire().await?;
+        put_group(&mut conn, session, jid, metadata, request_id).await
     }
 
     /// A cached group by JID.
     pub async fn group(&self, session: SessionId, jid: &str) -> Result<Option<GroupRow>> {
-        let row = sqlx::query(
-            "SELECT jid, metadata, update_time FROM group_cache WHERE session_id = $1 AND jid = $2",
-        )
-        .bind(session)
-        .bind(jid)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| group_from_row(&row)).transpose()?)
+        let mut conn = self.pool.acquire().await?;
+        group(&mut conn, session, jid).await
     }
 
     /// The group CreateGroup made with this idempotency key, if any.
@@ -410,12 +324,8 @@ impl Store {
 
     /// Forgets a group the account left or was removed from.
     pub async fn delete_group(&self, session: SessionId, jid: &str) -> Result<()> {
-        sqlx::query("DELETE FROM group_cache WHERE session_id = $1 AND jid = $2")
-            .bind(session)
-            .bind(jid)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let mut conn = self.writer.acquire().await?;
+        delete_group(&mut conn, session, jid).await
     }
 
     /// Replaces the cached groups with the account's current ones (sync at
@@ -469,7 +379,7 @@ fn group_from_row(row: &AnyRow) -> Result<GroupRow, sqlx::Error> {
 }
 
 async fn put_lid_mapping(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     session: SessionId,
     lid: &str,
     phone_number: &str,
@@ -484,7 +394,139 @@ async fn put_lid_mapping(
     .bind(lid)
     .bind(phone_number)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
+    Ok(())
+}
+
+/// See [`Store::merge_contact`].
+pub(super) async fn merge_contact(
+    tx: &mut sqlx::AnyConnection,
+    session: SessionId,
+    patch: &ContactPatch,
+) -> Result<Option<ContactChange>> {
+    let Some(jid) = patch.jid() else {
+        return Ok(None);
+    };
+    let lid = patch.lid.clone().unwrap_or_default();
+    let now = now_ms();
+    let existing = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {CONTACT_COLUMNS} FROM contacts WHERE session_id = $1 AND (jid = $2 OR (lid <> '' AND lid = $3)) \
+         ORDER BY CASE WHEN jid = $2 THEN 0 ELSE 1 END LIMIT 1"
+    )))
+    .bind(session)
+    .bind(&jid)
+    .bind(&lid)
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|row| contact_from_row(&row))
+    .transpose()?;
+    let mut after = existing.clone().unwrap_or(ContactRow {
+        jid: jid.clone(),
+        create_time: now,
+        ..Default::default()
+    });
+    patch.apply(&mut after);
+    after.jid = if after.phone_number.is_empty() {
+        after.jid
+    } else {
+        jid.clone()
+    };
+    after.update_time = now;
+    if let Some(before) = &existing
+        && before.jid != after.jid
+    {
+        sqlx::query("DELETE FROM contacts WHERE session_id = $1 AND jid = $2")
+            .bind(session)
+            .bind(&before.jid)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO contacts (session_id, jid, phone_number, lid, full_name, first_name, push_name, \
+         verified_name, picture_uri, about, business, blocked, in_address_book, create_time, update_time) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         ON CONFLICT (session_id, jid) DO UPDATE SET phone_number = excluded.phone_number, lid = excluded.lid, \
+         full_name = excluded.full_name, first_name = excluded.first_name, push_name = excluded.push_name, \
+         verified_name = excluded.verified_name, picture_uri = excluded.picture_uri, about = excluded.about, \
+         business = excluded.business, blocked = excluded.blocked, in_address_book = excluded.in_address_book, \
+         update_time = excluded.update_time",
+    )
+    .bind(session)
+    .bind(&after.jid)
+    .bind(&after.phone_number)
+    .bind(&after.lid)
+    .bind(&after.full_name)
+    .bind(&after.first_name)
+    .bind(&after.push_name)
+    .bind(&after.verified_name)
+    .bind(&after.picture_uri)
+    .bind(&after.about)
+    .bind(flag(after.business))
+    .bind(flag(after.blocked))
+    .bind(flag(after.in_address_book))
+    .bind(after.create_time)
+    .bind(after.update_time)
+    .execute(&mut *tx)
+    .await?;
+    if !after.lid.is_empty() && !after.phone_number.is_empty() {
+        put_lid_mapping(tx, session, &after.lid, &after.phone_number, now).await?;
+    }
+    Ok(Some(ContactChange {
+        before: existing,
+        after,
+    }))
+}
+
+/// See [`Store::put_group`].
+pub(super) async fn put_group(
+    tx: &mut sqlx::AnyConnection,
+    session: SessionId,
+    jid: &str,
+    metadata: &[u8],
+    request_id: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO group_cache (session_id, jid, metadata, request_id, update_time) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (session_id, jid) DO UPDATE SET metadata = excluded.metadata, \
+         request_id = COALESCE(group_cache.request_id, excluded.request_id), update_time = excluded.update_time",
+    )
+    .bind(session)
+    .bind(jid)
+    .bind(metadata)
+    .bind(request_id)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// See [`Store::group`].
+pub(super) async fn group(
+    conn: &mut sqlx::AnyConnection,
+    session: SessionId,
+    jid: &str,
+) -> Result<Option<GroupRow>> {
+    let row = sqlx::query(
+        "SELECT jid, metadata, update_time FROM group_cache WHERE session_id = $1 AND jid = $2",
+    )
+    .bind(session)
+    .bind(jid)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|row| group_from_row(&row)).transpose()?)
+}
+
+/// See [`Store::delete_group`].
+pub(super) async fn delete_group(
+    conn: &mut sqlx::AnyConnection,
+    session: SessionId,
+    jid: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM group_cache WHERE session_id = $1 AND jid = $2")
+        .bind(session)
+        .bind(jid)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

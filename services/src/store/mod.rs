@@ -14,6 +14,7 @@ mod query;
 mod sessions;
 mod sim;
 mod sim_directory;
+mod tx;
 mod webhooks;
 
 use std::path::Path;
@@ -32,6 +33,7 @@ pub use messages::{FilterValue, MessageQuery, NewOutbound, Queued};
 pub use sessions::StatusChange;
 pub use sim::{SimAccountRow, SimDeliveryRow, SimDeviceRow};
 pub use sim_directory::SimSavedContact;
+pub use tx::StoreTx;
 pub use webhooks::{AttemptOutcome, AttemptRow, DeliveryRow, RecordedAttempt};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

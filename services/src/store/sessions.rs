@@ -326,31 +326,9 @@ impl Store {
 
     /// Stores the QR code now shown and moves the session to need_scan.
     pub async fn set_qr(&self, id: SessionId, qr: &QrCode) -> Result<()> {
-        let now = now_ms();
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "UPDATE sessions SET status = $1, status_reason = $2, status_time = $3, update_time = $3, \
-             qr_code = $4, qr_expire_time = $5 WHERE id = $6",
-        )
-        .bind(Status::NeedScan.as_str())
-        .bind("waiting for a QR scan or pair code")
-        .bind(now)
-        .bind(&qr.code)
-        .bind(qr.expire_time)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        insert_log(
-            &mut tx,
-            id,
-            LogType::QrIssued,
-            Status::NeedScan,
-            "new QR code issued",
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        tx.set_qr(id, qr).await?;
+        tx.commit().await
     }
 
     pub async fn set_user(&self, id: SessionId, user: Option<&LinkedUser>) -> Result<()> {
@@ -494,7 +472,7 @@ async fn log_at_current_status(
 }
 
 async fn insert_log(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     id: SessionId,
     kind: LogType,
     status: Status,
@@ -507,7 +485,34 @@ async fn insert_log(
         .bind(status.as_str())
         .bind(message)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
+    Ok(())
+}
+
+/// See [`Store::set_qr`]: the session waits for a scan of this code.
+pub(super) async fn set_qr(tx: &mut sqlx::AnyConnection, id: SessionId, qr: &QrCode) -> Result<()> {
+    let now = now_ms();
+    sqlx::query(
+        "UPDATE sessions SET status = $1, status_reason = $2, status_time = $3, update_time = $3, \
+         qr_code = $4, qr_expire_time = $5 WHERE id = $6",
+    )
+    .bind(Status::NeedScan.as_str())
+    .bind("waiting for a QR scan or pair code")
+    .bind(now)
+    .bind(&qr.code)
+    .bind(qr.expire_time)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    insert_log(
+        tx,
+        id,
+        LogType::QrIssued,
+        Status::NeedScan,
+        "new QR code issued",
+        now,
+    )
+    .await?;
     Ok(())
 }

@@ -21,6 +21,12 @@ pub fn outbound_only(request: &mut Value, _: &Inputs) -> Result<(), FieldErrors>
     Ok(())
 }
 
+/// Group metadata includes the participants.
+pub fn full_view(request: &mut Value, _: &Inputs) -> Result<(), FieldErrors> {
+    set_path(request, "view", json!("GROUP_VIEW_FULL"));
+    Ok(())
+}
+
 /// `send-message`: text, or a media URL (text is its caption), a contact
 /// card, a location or a poll.
 pub fn message_content(request: &mut Value, inputs: &Inputs) -> Result<(), FieldErrors> {

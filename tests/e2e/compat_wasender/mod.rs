@@ -6,6 +6,7 @@
 
 mod directory;
 mod messages;
+mod python;
 mod sessions;
 
 use std::time::Duration;

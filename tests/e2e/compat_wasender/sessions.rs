@@ -336,3 +336,29 @@ async fn errors_follow_the_seeds_error_pages() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn openapi_documents_every_wasender_endpoint() {
+    let server = start_server(backends()[0]).await;
+    let api = Api::of(&server);
+    let document = expect(
+        &api.call(Method::GET, "/openapi.json", None, None).await,
+        200,
+        "openapi",
+    );
+    let endpoints = wagate_gateway::profiles::wasender::endpoints();
+    assert!(endpoints.len() >= 45, "{}", endpoints.len());
+    for endpoint in endpoints {
+        let method = endpoint.method.as_str().to_ascii_lowercase();
+        let operation = &document["paths"][endpoint.path][&method];
+        assert_eq!(
+            operation["summary"], endpoint.summary,
+            "{method} {} in /openapi.json",
+            endpoint.path
+        );
+        assert_eq!(operation["tags"][0], "WasenderAPI");
+    }
+    // The canonical API stays documented next to it.
+    assert!(document["paths"]["/v1/sessions"]["post"].is_object());
+    server.stop().await;
+}

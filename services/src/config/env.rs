@@ -36,6 +36,13 @@ impl Config {
             }
             "WAGATE_PUBLIC_URL" => self.public_url = non_empty(value.trim_end_matches('/')),
             "WAGATE_GATEWAY" => self.gateway = parse_bool(value).map_err(err)?,
+            "WAGATE_GATEWAY_PROFILES" => {
+                self.gateway_profiles = value
+                    .split(',')
+                    .map(|p| p.trim().to_ascii_lowercase())
+                    .filter(|p| !p.is_empty() && p != "none")
+                    .collect()
+            }
             "WAGATE_MAX_UPLOAD_BYTES" => {
                 self.max_upload_bytes = parse_number(value).map_err(err)?
             }

@@ -232,6 +232,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Run the REST gateway in-process on the HTTP listener.
     pub gateway: bool,
+    /// Compatibility APIs the gateway serves next to `/v1` (`wasender`:
+    /// WasenderAPI on `/api`); empty for none.
+    pub gateway_profiles: Vec<String>,
     /// Largest UploadMedia request (gRPC), above `max_request_bytes` so
     /// 100 MB documents fit.
     pub max_upload_bytes: usize,
@@ -292,6 +295,7 @@ impl Default for Config {
             http_addr: Some("0.0.0.0:8080".parse().expect("valid default")),
             public_url: None,
             gateway: true,
+            gateway_profiles: vec!["wasender".to_owned()],
             max_upload_bytes: 140 * 1024 * 1024,
             media_fetch_timeout: Duration::from_secs(60),
             queue: QueueConfig::default(),
@@ -591,6 +595,22 @@ mod tests {
         assert!(off(&[("WAGATE_GATEWAY", "false")], false));
         // The flag wins over the environment.
         assert!(off(&[("WAGATE_GATEWAY", "true")], true));
+    }
+
+    #[test]
+    fn compatibility_profiles_default_to_wasender_and_can_be_switched_off() {
+        let profiles = |vars: &[(&str, &str)]| {
+            Config::load_from(None, &env(vars), &Overrides::default())
+                .unwrap()
+                .gateway_profiles
+        };
+        assert_eq!(profiles(&[]), vec!["wasender".to_owned()]);
+        assert!(profiles(&[("WAGATE_GATEWAY_PROFILES", "none")]).is_empty());
+        assert!(profiles(&[("WAGATE_GATEWAY_PROFILES", "")]).is_empty());
+        assert_eq!(
+            profiles(&[("WAGATE_GATEWAY_PROFILES", " Wasender ")]),
+            vec!["wasender".to_owned()]
+        );
     }
 
     #[test]

@@ -108,7 +108,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
                 .with_context(|| format!("cannot listen on {addr} (WAGATE_HTTP_ADDR)"))?;
             let bound = http_listener.local_addr()?;
             let gateway = if config.gateway {
-                let options = wagate_gateway::in_process_options(grpc_addr);
+                let mut options = wagate_gateway::in_process_options(grpc_addr);
+                options.compat_profiles = config.gateway_profiles.clone();
                 Some(wagate_gateway::router(options).context("building the REST gateway")?)
             } else {
                 None

@@ -42,6 +42,13 @@ pub async fn transcode(State(gateway): State<Arc<Transcoder>>, request: Request)
     let (binding, captures) = match gateway.table.find(&parts.method, parts.uri.path()) {
         RouteMatch::Found(binding, captures) => (binding, captures),
         RouteMatch::NotFound => {
+            if let Some(profile) = gateway.table.self_serving_profile_for(parts.uri.path()) {
+                return profile.render_error(&Status::not_found(format!(
+                    "no API route for {} {}",
+                    parts.method,
+                    parts.uri.path()
+                )));
+            }
             return errors::http_only_error(
                 StatusCode::NOT_FOUND,
                 Code::NotFound,

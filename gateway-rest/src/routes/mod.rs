@@ -149,6 +149,20 @@ impl RouteTable {
         &self.bindings
     }
 
+    /// The profile that serves its own requests under the first path segment
+    /// of `path` (e.g. `/api`), so misses there answer in that product's shape.
+    pub fn self_serving_profile_for(&self, path: &str) -> Option<Arc<dyn Profile>> {
+        let first = path.trim_start_matches('/').split('/').next()?;
+        self.bindings
+            .iter()
+            .find(|binding| {
+                binding.profile.serves_itself()
+                    && matches!(binding.template.segments.first(),
+                        Some(template::Segment::Literal(literal)) if literal == first)
+            })
+            .map(|binding| binding.profile.clone())
+    }
+
     pub fn find(&self, method: &Method, path: &str) -> RouteMatch {
         for binding in self.bindings.iter().filter(|b| b.http_method == *method) {
             if let Some(captures) = binding.template.matches(path) {

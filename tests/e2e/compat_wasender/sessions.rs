@@ -286,6 +286,19 @@ async fn errors_follow_the_seeds_error_pages() {
             false
         );
 
+        // An unknown path under /api answers in the seed's shape too.
+        let unknown = api
+            .call(Method::GET, "/api/no-such-endpoint", Some("k"), None)
+            .await;
+        let unknown = expect(&unknown, 404, "unknown /api path");
+        assert_eq!(unknown["success"], false);
+        assert!(
+            unknown["message"]
+                .as_str()
+                .unwrap()
+                .contains("/api/no-such-endpoint")
+        );
+
         // Validation: every missing required field, by the seed's names.
         let invalid = expect(
             &api.account(

@@ -140,3 +140,96 @@ fn status_failure(
         _ => plain(StatusCode::INTERNAL_SERVER_ERROR, status.message()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use tonic_types::ErrorDetails;
+
+    use super::*;
+    use crate::profiles::FieldErrors;
+
+    fn render(status: tonic::Status, had_credential: bool, scope: Scope) -> (u16, Value) {
+        let (http, body) = Wasender.render_failure(
+            &Failure::Status {
+                status,
+                fields: FieldErrors::new(),
+                had_credential,
+            },
+            scope,
+        );
+        (http.as_u16(), body)
+    }
+
+    #[test]
+    fn statuses_become_the_seeds_error_bodies() {
+        assert_eq!(
+            render(tonic::Status::unauthenticated("x"), false, Scope::Session),
+            (
+                401,
+                json!({"success": false, "message": "API key is required"})
+            )
+        );
+        assert_eq!(
+            render(tonic::Status::unauthenticated("x"), true, Scope::Session),
+            (401, json!({"success": false, "message": "Invalid API key"}))
+        );
+        assert_eq!(
+            render(
+                tonic::Status::not_found("no such message"),
+                true,
+                Scope::Session
+            ),
+            (
+                404,
+                json!({"success": false, "message": "no such message", "error": "no such message"})
+            )
+        );
+        assert_eq!(
+            render(tonic::Status::already_exists("dup"), true, Scope::Session).0,
+            409
+        );
+        assert_eq!(
+            render(tonic::Status::unimplemented("no"), true, Scope::Session).0,
+            501
+        );
+        let mut details = ErrorDetails::new();
+        details.set_error_info("SESSION_NOT_CONNECTED", "wagate.dev", HashMap::new());
+        let not_connected =
+            tonic::Status::with_error_details(Code::FailedPrecondition, "not connected", details);
+        assert_eq!(
+            render(not_connected, true, Scope::Session).1["message"],
+            NOT_CONNECTED
+        );
+    }
+
+    #[test]
+    fn rate_limits_carry_retry_after_and_validation_lists_fields() {
+        let mut details = ErrorDetails::new();
+        details.set_retry_info(Some(Duration::from_millis(4200)));
+        let limited =
+            tonic::Status::with_error_details(Code::ResourceExhausted, "slow down", details);
+        assert_eq!(
+            render(limited, true, Scope::Session),
+            (429, json!({"message": "slow down", "retry_after": 5}))
+        );
+        let (http, body) = Wasender.render_failure(
+            &Failure::RateLimited {
+                retry_after: 7,
+                limit: 600,
+            },
+            Scope::Session,
+        );
+        assert_eq!(http, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body["retry_after"], 7);
+        let mut errors = FieldErrors::new();
+        errors.insert("to".into(), vec!["The to field is required.".into()]);
+        let (http, body) = Wasender.render_failure(&Failure::Validation(errors), Scope::Session);
+        assert_eq!(http, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            body,
+            json!({"success": false, "message": "Validation failed", "errors": {"to": ["The to field is required."]}})
+        );
+    }
+}

@@ -51,7 +51,14 @@ pub fn document(table: &RouteTable) -> Json {
                 .of(service.parent_file().name(), service.path())
         });
         let (path, operation) = match binding.profile.openapi_operation(binding) {
-            Some(operation) => (openapi_path(binding).0, operation),
+            Some(operation) => {
+                if let Some(tag) = operation["tags"][0].as_str() {
+                    tags.entry(tag.to_owned()).or_insert_with(|| {
+                        format!("The {tag} compatibility API, served on the wagate.v1 RPCs.")
+                    });
+                }
+                (openapi_path(binding).0, operation)
+            }
             None => generator.operation(binding),
         };
         let method = binding.http_method.as_str().to_ascii_lowercase();

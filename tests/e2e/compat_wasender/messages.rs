@@ -37,6 +37,16 @@ async fn send(api: &Api, key: &str, body: Value) -> i64 {
     sent["data"]["msgId"].as_i64().expect("integer msgId")
 }
 
+/// The bytes at a media URL the server handed out.
+async fn fetch(url: &str) -> Vec<u8> {
+    let response = wagate_gateway::client::HttpClient::new()
+        .call(Method::GET, url, &[], Vec::new())
+        .await
+        .unwrap_or_else(|err| panic!("GET {url}: {err:#}"));
+    assert_eq!(response.status, 200, "GET {url}");
+    response.body.to_vec()
+}
+
 #[tokio::test]
 async fn message_endpoints_answer_in_the_seeds_shapes_and_webhooks_follow() {
     for backend in backends() {
@@ -183,6 +193,11 @@ async fn message_endpoints_answer_in_the_seeds_shapes_and_webhooks_follow() {
             "upload",
         );
         let image_url = upload["publicUrl"].as_str().unwrap().to_owned();
+        assert_eq!(
+            fetch(&image_url).await,
+            png(),
+            "the uploaded file at its URL"
+        );
         let encoded = base64::engine::general_purpose::STANDARD.encode(png());
         for body in [
             json!({"base64": format!("data:image/png;base64,{encoded}")}),
@@ -253,6 +268,8 @@ async fn message_endpoints_answer_in_the_seeds_shapes_and_webhooks_follow() {
             &json!({"success": true, "publicUrl": "https://www.wasenderapi.com/api/decrypted-media/X"}),
             "decrypt",
         );
+        let decrypted_url = decrypted["publicUrl"].as_str().unwrap();
+        assert_eq!(fetch(decrypted_url).await, png(), "the decrypted image");
         let no_media = expect(
             &api.call(
                 Method::POST,

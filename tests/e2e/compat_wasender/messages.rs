@@ -393,6 +393,60 @@ async fn message_endpoints_answer_in_the_seeds_shapes_and_webhooks_follow() {
                 "text": ["The text field is required when no media is present."]
             }})
         );
+
+        // A number not on WhatsApp fails for good: logged as failed with the
+        // reason; resend queues it again.
+        let failing = send(
+            &api,
+            &key_a,
+            json!({"to": "+14155550699", "text": "anyone?"}),
+        )
+        .await;
+        let failing_info = format!("/api/messages/{failing}/info");
+        eventually("the send to fail", Duration::from_secs(15), || async {
+            let info = api
+                .call(Method::GET, &failing_info, Some(&key_a), None)
+                .await
+                .json();
+            (info["data"]["status"] == 0).then_some(())
+        })
+        .await;
+        let logs = expect(
+            &api.account(
+                Method::GET,
+                &format!("/api/whatsapp-sessions/{a}/message-logs?per_page=1"),
+                None,
+            )
+            .await,
+            200,
+            "message logs after a failure",
+        );
+        let newest = &logs["data"]["data"][0];
+        assert_eq!(newest["id"], failing.to_string());
+        assert_eq!(newest["status"], "failed");
+        assert!(
+            newest["failed_reason"]
+                .as_str()
+                .is_some_and(|r| !r.is_empty()),
+            "{newest}"
+        );
+        assert_eq!(logs["data"]["per_page"], 1);
+        assert!(logs["data"]["next_page_url"].is_string(), "{logs}");
+        let resent = expect(
+            &api.call(
+                Method::POST,
+                &format!("/api/messages/{failing}/resend"),
+                Some(&key_a),
+                None,
+            )
+            .await,
+            200,
+            "resend a failed message",
+        );
+        assert_eq!(
+            resent,
+            json!({"success": true, "message": "Message resend initiated successfully."})
+        );
         server.stop().await;
     }
 }
@@ -434,4 +488,41 @@ async fn a_send_over_the_rate_limit_is_429_with_retry_after() {
         );
         server.stop().await;
     }
+}
+
+#[tokio::test]
+async fn the_gateways_request_window_answers_429_in_the_seeds_shape() {
+    let server = start_server(backends()[0]).await;
+    let mut options = wagate_gateway::GatewayOptions::new(wagate_gateway::UpstreamTarget::Url(
+        format!("http://{}", server.addr),
+    ));
+    options.compat_requests_per_minute = 2;
+    let router = wagate_gateway::router(options).expect("gateway");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let client = wagate_gateway::client::HttpClient::new();
+    let bearer = format!("Bearer {}", wagate_tests::ADMIN_TOKEN);
+    let url = format!("{base}/api/whatsapp-sessions");
+    let headers = [("authorization", bearer.as_str())];
+    let list = || client.call(Method::GET, &url, &headers, Vec::new());
+    let first = list().await.unwrap();
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.header("x-ratelimit-limit"), Some("2"));
+    assert_eq!(first.header("x-ratelimit-remaining"), Some("1"));
+    list().await.unwrap();
+    let refused = list().await.unwrap();
+    assert_rate_headers(&refused);
+    assert_eq!(refused.header("x-ratelimit-remaining"), Some("0"));
+    let body = expect(&refused, 429, "third request in the window");
+    assert_shape(
+        &body,
+        &json!({"message": "You are on a free trial.", "retry_after": 60}),
+        "429",
+    );
+    assert_eq!(
+        refused.header("retry-after"),
+        Some(body["retry_after"].to_string().as_str())
+    );
+    server.stop().await;
 }

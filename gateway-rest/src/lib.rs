@@ -8,6 +8,9 @@
 //! let router = wagate_gateway::router(GatewayOptions::new(Upstream::Url("http://127.0.0.1:50051".into())))?;
 //! ```
 //!
+//! Compatibility profiles ([`profiles`]) serve other products' REST APIs on
+//! the same RPCs (WasenderAPI on `/api` by default).
+//!
 //! Routes besides the API: `GET /healthz`, `GET /readyz`, `GET /openapi.json`, `GET /docs`.
 
 pub mod bench;

@@ -1,7 +1,8 @@
 //! Request/response shaping per binding. The canonical profile is proto3 JSON
 //! by the google.api.http rules; a compatibility profile (another product's
 //! REST shapes mapped onto the same RPCs) implements [`Profile`] and adds its
-//! own [`crate::routes::Binding`]s to the route table.
+//! own [`crate::routes::Binding`]s to the route table — the table-driven ones
+//! in [`crate::profiles`] serve their requests themselves ([`Profile::serve`]).
 
 use std::sync::Arc;
 

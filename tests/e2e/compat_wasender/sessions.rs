@@ -117,6 +117,20 @@ async fn session_endpoints_answer_in_the_seeds_shapes() {
             .expect("scan");
         wait_connected(&api, &key).await;
 
+        // Seed 001 also writes the header as `Bearer token <key>`.
+        let token_form = api
+            .call(
+                Method::GET,
+                "/api/status",
+                Some(&format!("token {key}")),
+                None,
+            )
+            .await;
+        assert_eq!(
+            expect(&token_form, 200, "Bearer token <key>"),
+            json!({"status": "connected"})
+        );
+
         // Connecting a connected session changes nothing.
         let again = expect(
             &api.account(Method::POST, &format!("{base}/connect"), None)

@@ -59,7 +59,11 @@ async fn votes_in_a_personal_chat_become_poll_results() {
         let first = wait_event(&channel, &pair.a, "poll.results", "Pizza").await;
         let json: Json = serde_json::from_str(&first.json).unwrap();
         assert_eq!(json["event"], "poll.results");
-        assert!(json["timestamp"].as_i64().is_some(), "{json}");
+        // Milliseconds, as in the seed's example.
+        assert!(
+            json["timestamp"].as_i64().unwrap() > 1_700_000_000_000,
+            "{json}"
+        );
         assert_eq!(
             json["data"]["key"]["id"],
             sent.whatsapp_id.as_str(),

@@ -13,9 +13,21 @@ pub fn render(event: &pb::Event, session_id: i64) -> Value {
         "event": event.r#type,
         "sessionId": session_id.to_string(),
         "cursor": event.cursor.to_string(),
-        "timestamp": event.create_time.as_ref().map_or(0, |t| t.seconds),
+        "timestamp": timestamp(event),
         "data": data(event),
     })
+}
+
+/// Seconds, except for the event types whose seed-001 examples carry
+/// milliseconds (integrations parse them as such).
+fn timestamp(event: &pb::Event) -> i64 {
+    let time = event.create_time.clone().unwrap_or_default();
+    match event.r#type.as_str() {
+        "messages.update" | "message-receipt.update" | "poll.results" => {
+            time.seconds * 1000 + i64::from(time.nanos / 1_000_000)
+        }
+        _ => time.seconds,
+    }
 }
 
 fn data(event: &pb::Event) -> Value {

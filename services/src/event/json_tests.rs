@@ -50,7 +50,7 @@ fn check(event_type: &str, payload: Payload, seed: Value) {
         r#type: event_type.into(),
         create_time: Some(prost_types::Timestamp {
             seconds: 1_633_456_789,
-            nanos: 0,
+            nanos: 250_000_000,
         }),
         payload: Some(payload),
         ..Default::default()
@@ -64,6 +64,16 @@ fn check(event_type: &str, payload: Payload, seed: Value) {
     );
     assert_eq!(ours["sessionId"], "7");
     assert_eq!(ours["cursor"], "42");
+    // The seed's unit: milliseconds where its example has 13 digits.
+    let seed_ms = seed["timestamp"]
+        .as_i64()
+        .is_some_and(|t| t > 100_000_000_000);
+    let expected: i64 = if seed_ms {
+        1_633_456_789_250
+    } else {
+        1_633_456_789
+    };
+    assert_eq!(ours["timestamp"], expected, "{event_type}");
 }
 
 fn key(id: &str, from_me: bool, remote: &str) -> pb::MessageKey {
@@ -206,7 +216,7 @@ fn sent_update_delete_reaction_receipt_and_poll_match_the_seed() {
             status: pb::MessageStatus::Delivered as i32,
             ..Default::default()
         }),
-        json!({ "event": "messages.update", "sessionId": "x", "timestamp": 1, "data": {
+        json!({ "event": "messages.update", "sessionId": "x", "timestamp": 1_747_775_431_467_i64, "data": {
             "update": { "status": 2 },
             "key": { "remoteJid": "x", "id": "x", "fromMe": false } } }),
     );
@@ -245,14 +255,14 @@ fn sent_update_delete_reaction_receipt_and_poll_match_the_seed() {
     check(
         "message-receipt.update",
         receipt(pb::MessageStatus::Delivered),
-        json!({ "event": "message-receipt.update", "sessionId": "x", "timestamp": 1, "data": {
+        json!({ "event": "message-receipt.update", "sessionId": "x", "timestamp": 1_747_775_431_467_i64, "data": {
             "message": { "key": { "remoteJid": "x", "id": "x", "fromMe": true, "participant": "x" },
                          "receipt": { "userJid": "x", "receiptTimestamp": 1 } } } }),
     );
     check(
         "message-receipt.update",
         receipt(pb::MessageStatus::Read),
-        json!({ "event": "message-receipt.update", "sessionId": "x", "timestamp": 1, "data": {
+        json!({ "event": "message-receipt.update", "sessionId": "x", "timestamp": 1_747_775_431_467_i64, "data": {
             "message": { "key": { "remoteJid": "x", "id": "x", "fromMe": true, "participant": "x" },
                          "receipt": { "userJid": "x", "readTimestamp": 1 } } } }),
     );
@@ -270,7 +280,7 @@ fn sent_update_delete_reaction_receipt_and_poll_match_the_seed() {
             }],
             ..Default::default()
         }),
-        json!({ "event": "poll.results", "sessionId": "x", "timestamp": 1, "data": {
+        json!({ "event": "poll.results", "sessionId": "x", "timestamp": 1_747_775_431_467_i64, "data": {
             "key": { "remoteJid": "x", "fromMe": true, "id": "x" },
             "pollResult": [ { "name": "Pizza", "voters": [ "x" ] } ] } }),
     );

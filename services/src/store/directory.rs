@@ -213,7 +213,7 @@ impl Store {
         phone_number: &str,
     ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        put_lid_mapping(&mut *tx, session, lid, phone_number, now_ms()).await?;
+        put_lid_mapping(&mut tx, session, lid, phone_number, now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }

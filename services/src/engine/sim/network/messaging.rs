@@ -483,7 +483,7 @@ impl Network {
             poll_vote: request.poll_vote.clone(),
             ..author
         };
-        let receipts = audience == Audience::Group && is_new_message(&request);
+        let receipts = audience == Audience::Group && is_new_message(request);
         for digits in recipients {
             let copy = SimDeliveryRow {
                 recipient_jid: super::directory::user_jid(digits),

@@ -40,8 +40,8 @@ struct Cli {
     /// Idle time before an SSE heartbeat comment, e.g. 15s.
     #[arg(long, env = "WAGATE_GATEWAY_SSE_HEARTBEAT", default_value = "15s", value_parser = parse_duration)]
     sse_heartbeat: Duration,
-    /// Compatibility APIs to serve next to /v1, comma-separated (`wasender`),
-    /// or `none`.
+    /// Compatibility APIs to serve next to /v1, comma-separated `name` or
+    /// `name=/prefix` (`wasender`, `chatsuite`), or `none`.
     #[arg(
         long,
         env = "WAGATE_GATEWAY_PROFILES",

@@ -90,8 +90,11 @@ pub fn page_json(items: Vec<Value>, total: i64, page: u32, size: u32) -> Value {
 
 pub struct CompatEndpoint {
     pub endpoint: Endpoint,
+    /// The endpoint's path under the profile's prefix.
+    pub path: String,
     pub rpc: MethodDescriptor,
     pub session_rpc: MethodDescriptor,
+    pub list_sessions_rpc: MethodDescriptor,
     pub flavor: Arc<dyn Flavor>,
     pub state: Arc<SharedState>,
 }
@@ -131,6 +134,7 @@ impl Profile for CompatEndpoint {
     fn openapi_operation(&self, _: &Binding) -> Option<Value> {
         Some(super::openapi_operation(
             &self.endpoint,
+            &self.path,
             self.flavor.as_ref(),
         ))
     }
@@ -191,11 +195,20 @@ impl CompatEndpoint {
         let call = CallMetadata::from_headers(&request.headers, &request.request_id)
             .map_err(|status| self.status_failure(status))?;
         let mut inputs = inputs_of(request)?;
-        if self.endpoint.scope == Scope::Session {
-            inputs.caller_session = Some(
-                self.caller_session(&request.upstream, &call, credential)
-                    .await?,
-            );
+        match self.endpoint.scope {
+            Scope::Account => {}
+            Scope::Session => {
+                inputs.caller_session = Some(
+                    self.caller_session(&request.upstream, &call, credential)
+                        .await?,
+                );
+            }
+            Scope::Device(field) => {
+                inputs.caller_session = Some(
+                    self.device(&request.upstream, &call, credential, &inputs, field)
+                        .await?,
+                );
+            }
         }
         let base = request::assemble(&self.endpoint, &inputs).map_err(Failure::Validation)?;
         match self.endpoint.paging {
@@ -258,10 +271,93 @@ impl CompatEndpoint {
         call: &CallMetadata,
         credential: Option<&str>,
     ) -> Result<i64, Failure> {
+        self.key_session(upstream, call, credential)
+            .await?
+            .ok_or_else(|| {
+                // The account token names no session of its own: these
+                // endpoints need a session's API key.
+                self.status_failure(Status::unauthenticated(
+                    "this endpoint needs a session API key, not the personal access token",
+                ))
+            })
+    }
+
+    /// The device of a [`Scope::Device`] request: the session `field` names,
+    /// else the session key's own, else (account token) the oldest connected
+    /// session — never a session that cannot send right now.
+    async fn device(
+        &self,
+        upstream: &Upstream,
+        call: &CallMetadata,
+        credential: Option<&str>,
+        inputs: &Inputs,
+        field: &str,
+    ) -> Result<i64, Failure> {
+        let named = request::body_value(&inputs.body, field)
+            .cloned()
+            .or_else(|| inputs.query.get(field).cloned().map(Value::String))
+            .filter(|v| !v.is_null() && v.as_str() != Some(""));
+        if let Some(named) = named {
+            let id = match &named {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            return id.filter(|id| *id > 0).ok_or_else(|| {
+                let mut errors = FieldErrors::new();
+                add_error(
+                    &mut errors,
+                    field,
+                    format!("The {field} field must be a device id (an integer)."),
+                );
+                Failure::Validation(errors)
+            });
+        }
+        if let Some(session) = self.key_session(upstream, call, credential).await? {
+            return Ok(session);
+        }
+        let mut request = DynamicMessage::new(self.list_sessions_rpc.input());
+        request.set_field_by_name("page_size", prost_reflect::Value::I32(MAX_RPC_PAGE as i32));
+        let mut token = String::new();
+        let mut oldest: Option<i64> = None;
+        loop {
+            request.set_field_by_name("page_token", prost_reflect::Value::String(token));
+            let response = upstream
+                .call(&self.list_sessions_rpc, request.clone(), call.clone())
+                .await
+                .map_err(|status| self.status_failure(status))?;
+            let json = self.response_json(response.get_ref())?;
+            for session in json["sessions"].as_array().into_iter().flatten() {
+                if session["status"] == "SESSION_STATUS_CONNECTED"
+                    && let Some(id) = session["id"].as_str().and_then(|id| id.parse().ok())
+                {
+                    oldest = Some(oldest.map_or(id, |o: i64| o.min(id)));
+                }
+            }
+            token = json["nextPageToken"].as_str().unwrap_or("").to_owned();
+            if token.is_empty() {
+                break;
+            }
+        }
+        oldest.ok_or_else(|| {
+            self.status_failure(session_not_connected(format!(
+                "No connected WhatsApp device: connect one, or name one with {field}"
+            )))
+        })
+    }
+
+    /// The session a session API key belongs to (`GetSession(sessions/-)`,
+    /// once per key); None for the account token, which has no session.
+    async fn key_session(
+        &self,
+        upstream: &Upstream,
+        call: &CallMetadata,
+        credential: Option<&str>,
+    ) -> Result<Option<i64>, Failure> {
         let credential = credential
             .ok_or_else(|| self.status_failure(Status::unauthenticated("API key is required")))?;
         if let Some(session) = self.state.cached_caller(credential) {
-            return Ok(session);
+            return Ok(Some(session));
         }
         let mut message = DynamicMessage::new(self.session_rpc.input());
         message.set_field_by_name("name", prost_reflect::Value::String("sessions/-".into()));
@@ -277,17 +373,12 @@ impl CompatEndpoint {
                 .ok_or_else(|| {
                     self.status_failure(Status::internal("GetSession answered no session id"))
                 })?,
-            // The account token names no session of its own: these endpoints
-            // need a session's API key.
-            Err(status) if status.code() == tonic::Code::InvalidArgument => {
-                return Err(self.status_failure(Status::unauthenticated(
-                    "this endpoint needs a session API key, not the personal access token",
-                )));
-            }
+            // The account token names no session of its own.
+            Err(status) if status.code() == tonic::Code::InvalidArgument => return Ok(None),
             Err(status) => return Err(self.status_failure(status)),
         };
         self.state.remember_caller(credential, session);
-        Ok(session)
+        Ok(Some(session))
     }
 
     async fn call(
@@ -389,6 +480,14 @@ impl CompatEndpoint {
         }
         (status, headers, body.to_string()).into_response()
     }
+}
+
+/// FAILED_PRECONDITION with the server's reason for a session that is not
+/// connected, so every flavor words it as its product does.
+fn session_not_connected(message: String) -> Status {
+    let mut details = tonic_types::ErrorDetails::new();
+    details.set_error_info("SESSION_NOT_CONNECTED", "wagate.dev", HashMap::new());
+    Status::with_error_details(tonic::Code::FailedPrecondition, message, details)
 }
 
 fn positive(inputs: &Inputs, name: &str, default: u32) -> Result<u32, Failure> {
@@ -511,6 +610,6 @@ fn reply_response(reply: Reply, rate: RateState, upstream: &HeaderMap) -> Respon
 
 impl std::fmt::Debug for CompatEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.endpoint.method, self.endpoint.path)
+        write!(f, "{} {}", self.endpoint.method, self.path)
     }
 }

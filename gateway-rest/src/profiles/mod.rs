@@ -8,6 +8,7 @@
 //! route table; [`engine`] serves them (caller's session look-up, request
 //! building, one or more RPCs, shaping, rate-limit headers).
 
+pub mod chatsuite;
 pub mod engine;
 pub mod limiter;
 pub mod request;
@@ -33,6 +34,11 @@ pub enum Scope {
     Account,
     /// A session API key; the session is the key's own (looked up once per key).
     Session,
+    /// Either credential; the session ("device") is the one the named body
+    /// or query field gives, else the session key's own, else — with the
+    /// account token — the oldest connected session (products that pick a
+    /// device for the caller).
+    Device(&'static str),
 }
 
 /// Where a request value comes from.
@@ -209,6 +215,10 @@ pub trait Flavor: Send + Sync + 'static {
     fn tag(&self) -> &'static str;
     /// The HTTP status and body of a failure.
     fn render_failure(&self, failure: &Failure, scope: Scope) -> (StatusCode, Value);
+    /// How clients send their credential, for the OpenAPI descriptions.
+    fn auth_header(&self) -> &'static str {
+        "`Authorization: Bearer`"
+    }
 }
 
 /// Why a compatibility request failed.
@@ -228,34 +238,38 @@ pub enum Failure {
     RateLimited { retry_after: u64, limit: u32 },
 }
 
-/// Adds the endpoints of `table` as bindings served by `flavor`.
+/// Adds the endpoints of `table`, their paths under `prefix` (`""` or
+/// `/name`), as bindings served by `flavor`.
 pub fn install(
     pool: &DescriptorPool,
     routes: &mut RouteTable,
+    prefix: &str,
     endpoints: Vec<Endpoint>,
     flavor: Arc<dyn Flavor>,
     state: Arc<SharedState>,
 ) -> anyhow::Result<()> {
-    let session_rpc = pool
-        .get_service_by_name("wagate.v1.SessionService")
-        .and_then(|s| s.methods().find(|m| m.name() == "GetSession"))
-        .ok_or_else(|| anyhow!("the descriptor set lacks SessionService.GetSession"))?;
-    for endpoint in endpoints {
-        let (service, method) = endpoint
-            .rpc
+    let method_of = |full: &str| {
+        let (service, method) = full
             .rsplit_once('.')
-            .ok_or_else(|| anyhow!("{}: RPC name without a service", endpoint.rpc))?;
-        let rpc = pool
-            .get_service_by_name(service)
+            .ok_or_else(|| anyhow!("{full}: RPC name without a service"))?;
+        pool.get_service_by_name(service)
             .and_then(|s| s.methods().find(|m| m.name() == method))
-            .ok_or_else(|| anyhow!("{}: no such RPC", endpoint.rpc))?;
-        let template = PathTemplate::parse(endpoint.path)
-            .with_context(|| format!("{} {}", endpoint.method, endpoint.path))?;
+            .ok_or_else(|| anyhow!("{full}: no such RPC"))
+    };
+    let session_rpc = method_of("wagate.v1.SessionService.GetSession")?;
+    let list_sessions_rpc = method_of("wagate.v1.SessionService.ListSessions")?;
+    for endpoint in endpoints {
+        let rpc = method_of(endpoint.rpc)?;
+        let path = format!("{prefix}{}", endpoint.path);
+        let template =
+            PathTemplate::parse(&path).with_context(|| format!("{} {path}", endpoint.method))?;
         let http_method = endpoint.method.clone();
         let profile = Arc::new(CompatEndpoint {
             endpoint,
+            path,
             rpc: rpc.clone(),
             session_rpc: session_rpc.clone(),
+            list_sessions_rpc: list_sessions_rpc.clone(),
             flavor: flavor.clone(),
             state: state.clone(),
         });
@@ -272,31 +286,63 @@ pub fn install(
     Ok(())
 }
 
-/// Profiles the gateway can serve, by configuration name.
-pub const KNOWN_PROFILES: [&str; 1] = [wasender::NAME];
+/// A profile the gateway can serve: its configuration name, the prefix its
+/// paths get unless configured otherwise, and how it is installed.
+struct Known {
+    name: &'static str,
+    default_prefix: &'static str,
+    install: fn(&DescriptorPool, &mut RouteTable, &str, u32) -> anyhow::Result<()>,
+}
 
-/// Adds the bindings of the profiles named in `names` (unknown names are an error).
+const KNOWN: [Known; 2] = [
+    Known {
+        name: wasender::NAME,
+        default_prefix: wasender::DEFAULT_PREFIX,
+        install: wasender::install,
+    },
+    Known {
+        name: chatsuite::NAME,
+        default_prefix: chatsuite::DEFAULT_PREFIX,
+        install: chatsuite::install,
+    },
+];
+
+/// Profiles the gateway can serve, by configuration name.
+pub const KNOWN_PROFILES: [&str; 2] = [wasender::NAME, chatsuite::NAME];
+
+/// Adds the bindings of the profiles named in `names`, each `name` (its
+/// default prefix) or `name=/prefix` (`name=` for none); unknown names and
+/// malformed prefixes are errors.
 pub fn install_named(
     pool: &DescriptorPool,
     routes: &mut RouteTable,
     names: &[String],
     requests_per_minute: u32,
 ) -> anyhow::Result<()> {
-    for name in names {
-        match name.as_str() {
-            wasender::NAME => wasender::install(pool, routes, requests_per_minute)?,
-            other => anyhow::bail!(
-                "unknown compatibility profile {other:?} (known: {})",
+    for entry in names {
+        let (name, prefix) = match entry.split_once('=') {
+            Some((name, prefix)) => (name.trim(), Some(prefix.trim().trim_end_matches('/'))),
+            None => (entry.trim(), None),
+        };
+        let known = KNOWN.iter().find(|k| k.name == name).ok_or_else(|| {
+            anyhow!(
+                "unknown compatibility profile {name:?} (known: {})",
                 KNOWN_PROFILES.join(", ")
-            ),
-        }
+            )
+        })?;
+        let prefix = prefix.unwrap_or(known.default_prefix);
+        anyhow::ensure!(
+            prefix.is_empty() || (prefix.starts_with('/') && !prefix.contains(['{', '}', '*'])),
+            "compatibility profile {name}: prefix {prefix:?} must start with / (or be empty)"
+        );
+        (known.install)(pool, routes, prefix, requests_per_minute)?;
     }
     Ok(())
 }
 
-/// An endpoint's OpenAPI operation: path and query parameters, the body's
-/// fields by the product's names, and a plain 200.
-pub fn openapi_operation(endpoint: &Endpoint, flavor: &dyn Flavor) -> Value {
+/// An endpoint's OpenAPI operation (served at `path`): path and query
+/// parameters, the body's fields by the product's names, and a plain 200.
+pub fn openapi_operation(endpoint: &Endpoint, path: &str, flavor: &dyn Flavor) -> Value {
     let mut parameters = Vec::new();
     let mut body_fields = serde_json::Map::new();
     let mut required = Vec::new();
@@ -323,22 +369,23 @@ pub fn openapi_operation(endpoint: &Endpoint, flavor: &dyn Flavor) -> Value {
         }
     }
     let credential = match endpoint.scope {
-        Scope::Account => "the personal access token (wagate's admin token)",
-        Scope::Session => "the session's API key",
+        Scope::Account => "the personal access token (wagate's admin token)".to_owned(),
+        Scope::Session => "the session's API key".to_owned(),
+        Scope::Device(field) => format!(
+            "the admin token (the session is `{field}`, else the oldest connected one) or a session's API key"
+        ),
     };
     let operation_id = format!(
         "{}_{}{}",
         flavor.name(),
         endpoint.method.as_str().to_ascii_lowercase(),
-        endpoint
-            .path
-            .replace(['/', '-', '{', '}'], "_")
+        path.replace(['/', '-', '{', '}'], "_")
             .trim_end_matches('_')
     );
     let mut operation = json!({
         "tags": [flavor.tag()],
         "summary": endpoint.summary,
-        "description": format!("{} Authenticate with `Authorization: Bearer` and {credential}. Served by {}.", endpoint.summary, endpoint.rpc),
+        "description": format!("{} Authenticate with {} and {credential}. Served by {}.", endpoint.summary, flavor.auth_header(), endpoint.rpc),
         "operationId": operation_id,
         "parameters": parameters,
         "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},

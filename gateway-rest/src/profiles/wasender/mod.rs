@@ -23,6 +23,8 @@ use crate::routes::RouteTable;
 
 /// The profile's configuration name.
 pub const NAME: &str = "wasender";
+/// Seed 001's paths start with `/api` already: no prefix of its own.
+pub const DEFAULT_PREFIX: &str = "";
 
 pub use routes::endpoints;
 
@@ -31,13 +33,14 @@ pub use routes::endpoints;
 pub fn install(
     pool: &DescriptorPool,
     routes: &mut RouteTable,
+    prefix: &str,
     requests_per_minute: u32,
 ) -> anyhow::Result<()> {
     let state = Arc::new(SharedState::new(Limiter::new(
         requests_per_minute,
         Duration::from_secs(60),
     )));
-    super::install(pool, routes, endpoints(), Arc::new(Wasender), state)
+    super::install(pool, routes, prefix, endpoints(), Arc::new(Wasender), state)
 }
 
 /// The message seed 001 answers when a send needs a connected session.

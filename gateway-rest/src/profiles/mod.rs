@@ -9,8 +9,10 @@
 //! building, one or more RPCs, shaping, rate-limit headers).
 
 pub mod chatsuite;
+pub mod common;
 pub mod engine;
 pub mod limiter;
+pub mod prosendi;
 pub mod request;
 pub mod wasender;
 
@@ -294,7 +296,7 @@ struct Known {
     install: fn(&DescriptorPool, &mut RouteTable, &str, u32) -> anyhow::Result<()>,
 }
 
-const KNOWN: [Known; 2] = [
+const KNOWN: [Known; 3] = [
     Known {
         name: wasender::NAME,
         default_prefix: wasender::DEFAULT_PREFIX,
@@ -305,10 +307,15 @@ const KNOWN: [Known; 2] = [
         default_prefix: chatsuite::DEFAULT_PREFIX,
         install: chatsuite::install,
     },
+    Known {
+        name: prosendi::NAME,
+        default_prefix: prosendi::DEFAULT_PREFIX,
+        install: prosendi::install,
+    },
 ];
 
 /// Profiles the gateway can serve, by configuration name.
-pub const KNOWN_PROFILES: [&str; 2] = [wasender::NAME, chatsuite::NAME];
+pub const KNOWN_PROFILES: [&str; 3] = [wasender::NAME, chatsuite::NAME, prosendi::NAME];
 
 /// Adds the bindings of the profiles named in `names`, each `name` (its
 /// default prefix) or `name=/prefix` (`name=` for none); unknown names and

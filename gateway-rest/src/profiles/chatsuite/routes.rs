@@ -5,6 +5,9 @@
 use http::Method;
 use serde_json::{Value, json};
 
+use crate::profiles::common::{
+    int, media_content, media_kind_of, media_of, number_of, session_id_of, text_or_null,
+};
 use crate::profiles::request::{add_error, body_value, required_message, set_path};
 use crate::profiles::{
     BuildFn, Conv, Endpoint, FieldErrors, FieldMap as F, Inputs, Paging, Reply, Scope, ShapeFn,
@@ -69,19 +72,6 @@ fn text_of<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
         .filter(|s| !s.trim().is_empty())
 }
 
-/// The `mediaType` of a URL without one, by its file extension (seed 003's
-/// supported formats); anything else is sent as a document.
-fn media_type_of(url: &str) -> &'static str {
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    let extension = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match extension.as_deref() {
-        Some("jpg" | "jpeg" | "png" | "webp") => "image",
-        Some("mp4" | "3gp") => "video",
-        Some("mp3" | "ogg" | "amr") => "audio",
-        _ => "document",
-    }
-}
-
 /// A message's content from one send item (`message`, `mediaUrl`,
 /// `mediaType`), errors under `prefix` + the seed's field names.
 fn content(item: &Value, prefix: &str, errors: &mut FieldErrors) -> Option<(&'static str, Value)> {
@@ -94,7 +84,7 @@ fn content(item: &Value, prefix: &str, errors: &mut FieldErrors) -> Option<(&'st
         return text.map(|t| ("text", json!(t)));
     };
     let kind = match text_of(item, "mediaType") {
-        None => media_type_of(url),
+        None => media_kind_of(url),
         Some("image") => "image",
         Some("video") => "video",
         Some("audio") => "audio",
@@ -108,34 +98,13 @@ fn content(item: &Value, prefix: &str, errors: &mut FieldErrors) -> Option<(&'st
             return None;
         }
     };
-    let mut media = json!({"source": {"uri": url}});
-    match (kind, text) {
-        // WhatsApp audio has no caption: a text with audio is refused rather
-        // than dropped.
-        ("audio", Some(_)) => {
-            add_error(
-                errors,
-                &format!("{prefix}message"),
-                "Audio messages carry no caption: send the text as its own message",
-            );
-            return None;
-        }
-        ("audio", None) => {}
-        (_, Some(caption)) => media["caption"] = json!(caption),
-        (_, None) => {}
-    }
-    if kind == "document" {
-        let name = url
-            .split(['?', '#'])
-            .next()
-            .unwrap_or(url)
-            .rsplit('/')
-            .next();
-        if let Some(name) = name.filter(|n| !n.is_empty()) {
-            media["file_name"] = json!(name);
+    match media_content(kind, url, text) {
+        Ok(media) => Some((kind, media)),
+        Err(why) => {
+            add_error(errors, &format!("{prefix}message"), why);
+            None
         }
     }
-    Some((kind, media))
 }
 
 fn single_content(request: &mut Value, inputs: &Inputs) -> Result<(), FieldErrors> {
@@ -253,33 +222,6 @@ fn status_code(status: &Value) -> &'static str {
     }
 }
 
-/// An int64 (a JSON string in proto3 JSON) as a JSON number.
-fn int(value: &Value) -> Value {
-    value
-        .as_str()
-        .and_then(|s| s.parse::<i64>().ok())
-        .map_or(Value::Null, Value::from)
-}
-
-fn session_id(message: &Value) -> Value {
-    let name = message["name"].as_str().unwrap_or("");
-    json!(name.split('/').nth(1).unwrap_or(""))
-}
-
-/// A user JID's phone number (`923001234567@s.whatsapp.net` → `923001234567`);
-/// other chats (groups) as they are.
-fn number(chat: &Value) -> Value {
-    let chat = chat.as_str().unwrap_or("");
-    json!(chat.strip_suffix("@s.whatsapp.net").unwrap_or(chat))
-}
-
-fn text_or_null(value: &Value) -> Value {
-    value
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .map_or(Value::Null, |s| json!(s))
-}
-
 /// When the message is due to be (re)tried, as seed 003's
 /// `estimatedDelivery` text: the server's own next-attempt time, not a guess.
 fn estimated_delivery(message: &Value) -> Value {
@@ -297,6 +239,15 @@ fn estimated_delivery(message: &Value) -> Value {
     })
 }
 
+/// Seed 003 prints device ids as strings.
+fn device_of(message: &Value) -> Value {
+    json!(
+        session_id_of(&message["name"])
+            .map(|id| id.to_string())
+            .unwrap_or_default()
+    )
+}
+
 fn queued(message: &Value, _: &Inputs) -> Reply {
     Reply::json(json!({
         "success": true,
@@ -304,7 +255,7 @@ fn queued(message: &Value, _: &Inputs) -> Reply {
         "queueId": int(&message["id"]),
         "status": status_code(&message["status"]),
         "estimatedDelivery": estimated_delivery(message),
-        "sessionId": session_id(message),
+        "sessionId": device_of(message),
     }))
 }
 
@@ -332,26 +283,16 @@ fn bulk_queued(response: &Value, _: &Inputs) -> Reply {
     }))
 }
 
-/// The media of a message's content, as seed 003's `mediaUrl`/`mediaType`.
-fn media(message: &Value) -> (Value, Value) {
-    for kind in ["image", "video", "audio", "document"] {
-        if let Some(content) = message.get(kind).filter(|c| c.is_object()) {
-            return (text_or_null(&content["source"]["uri"]), json!(kind));
-        }
-    }
-    (Value::Null, Value::Null)
-}
-
 fn message_row(message: &Value) -> Value {
-    let (media_url, media_type) = media(message);
+    let (media_url, media_type) = media_of(message);
     json!({
         "queueId": int(&message["id"]),
-        "number": number(&message["chat"]),
+        "number": number_of(&message["chat"]),
         "message": text_or_null(&message["body"]),
         "mediaUrl": media_url,
         "mediaType": media_type,
         "status": status_code(&message["status"]),
-        "sessionId": session_id(message),
+        "sessionId": device_of(message),
         "attempts": message["attemptCount"],
         "error": text_or_null(&message["error"]["message"]),
         "createdAt": text_or_null(&message["createTime"]),
@@ -395,7 +336,6 @@ mod tests {
             request["message"]["document"],
             json!({"source": {"uri": "https://example.com/invoice.pdf"}, "caption": "Here is your invoice", "file_name": "invoice.pdf"})
         );
-        assert_eq!(media_type_of("https://x.test/a.JPG?v=1"), "image");
         let errors = single_content(
             &mut json!({}),
             &inputs(json!({"mediaUrl": "https://x.test/a", "mediaType": "gif"})),

@@ -12,6 +12,7 @@ pub mod chatsuite;
 pub mod common;
 pub mod engine;
 pub mod limiter;
+pub mod onsend;
 pub mod prosendi;
 pub mod request;
 pub mod wasender;
@@ -296,7 +297,7 @@ struct Known {
     install: fn(&DescriptorPool, &mut RouteTable, &str, u32) -> anyhow::Result<()>,
 }
 
-const KNOWN: [Known; 3] = [
+const KNOWN: [Known; 4] = [
     Known {
         name: wasender::NAME,
         default_prefix: wasender::DEFAULT_PREFIX,
@@ -312,10 +313,20 @@ const KNOWN: [Known; 3] = [
         default_prefix: prosendi::DEFAULT_PREFIX,
         install: prosendi::install,
     },
+    Known {
+        name: onsend::NAME,
+        default_prefix: onsend::DEFAULT_PREFIX,
+        install: onsend::install,
+    },
 ];
 
 /// Profiles the gateway can serve, by configuration name.
-pub const KNOWN_PROFILES: [&str; 3] = [wasender::NAME, chatsuite::NAME, prosendi::NAME];
+pub const KNOWN_PROFILES: [&str; 4] = [
+    wasender::NAME,
+    chatsuite::NAME,
+    prosendi::NAME,
+    onsend::NAME,
+];
 
 /// Adds the bindings of the profiles named in `names`, each `name` (its
 /// default prefix) or `name=/prefix` (`name=` for none); unknown names and

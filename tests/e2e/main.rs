@@ -5,6 +5,7 @@ mod auth;
 mod channels;
 mod chats;
 mod compat_chatsuite;
+mod compat_onsend;
 mod compat_prosendi;
 mod compat_wasender;
 mod contacts;

@@ -41,8 +41,8 @@ struct Cli {
     #[arg(long, env = "WAGATE_GATEWAY_SSE_HEARTBEAT", default_value = "15s", value_parser = parse_duration)]
     sse_heartbeat: Duration,
     /// Compatibility APIs to serve next to /v1, comma-separated `name` or
-    /// `name=/prefix` (`wasender`, `chatsuite`, `prosendi`, `onsend`), or
-    /// `none`.
+    /// `name=/prefix` (`wasender`, `chatsuite`, `prosendi`, `onsend`,
+    /// `saas`), or `none`.
     #[arg(
         long,
         env = "WAGATE_GATEWAY_PROFILES",

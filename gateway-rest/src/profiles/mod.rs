@@ -15,6 +15,7 @@ pub mod limiter;
 pub mod onsend;
 pub mod prosendi;
 pub mod request;
+pub mod saas;
 pub mod wasender;
 
 use std::collections::BTreeMap;
@@ -297,7 +298,7 @@ struct Known {
     install: fn(&DescriptorPool, &mut RouteTable, &str, u32) -> anyhow::Result<()>,
 }
 
-const KNOWN: [Known; 4] = [
+const KNOWN: [Known; 5] = [
     Known {
         name: wasender::NAME,
         default_prefix: wasender::DEFAULT_PREFIX,
@@ -318,15 +319,23 @@ const KNOWN: [Known; 4] = [
         default_prefix: onsend::DEFAULT_PREFIX,
         install: onsend::install,
     },
+    Known {
+        name: saas::NAME,
+        default_prefix: saas::DEFAULT_PREFIX,
+        install: saas::install,
+    },
 ];
 
 /// Profiles the gateway can serve, by configuration name.
-pub const KNOWN_PROFILES: [&str; 4] = [
-    wasender::NAME,
-    chatsuite::NAME,
-    prosendi::NAME,
-    onsend::NAME,
-];
+pub const KNOWN_PROFILES: [&str; KNOWN.len()] = {
+    let mut names = [""; KNOWN.len()];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        names[i] = KNOWN[i].name;
+        i += 1;
+    }
+    names
+};
 
 /// Adds the bindings of the profiles named in `names`, each `name` (its
 /// default prefix) or `name=/prefix` (`name=` for none); unknown names and

@@ -7,6 +7,7 @@ mod chats;
 mod compat_chatsuite;
 mod compat_onsend;
 mod compat_prosendi;
+mod compat_saas;
 mod compat_wasender;
 mod contacts;
 mod engine_events;

@@ -6,6 +6,7 @@ mod channels;
 mod chats;
 mod compat_chatsuite;
 mod compat_onsend;
+mod compat_openapi;
 mod compat_prosendi;
 mod compat_saas;
 mod compat_wasender;

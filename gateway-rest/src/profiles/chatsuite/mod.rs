@@ -72,16 +72,16 @@ fn error(http: StatusCode, code: &str, message: &str) -> (StatusCode, Value) {
 
 /// `VALIDATION_ERROR` naming the first offending field, as seed 003 does.
 fn validation(fields: &FieldErrors, fallback: &str) -> (StatusCode, Value) {
-    let (mut http, mut body) = error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", fallback);
-    if let Some((field, messages)) = fields.iter().next() {
-        let message = messages.first().map(String::as_str).unwrap_or(fallback);
-        let message = match required_wording(field) {
-            Some(wording) if message == required_message(field) => wording,
-            _ => message,
-        };
-        (http, body) = error(http, "VALIDATION_ERROR", message);
-        body["field"] = json!(field);
-    }
+    let Some((field, messages)) = fields.iter().next() else {
+        return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", fallback);
+    };
+    let message = messages.first().map_or(fallback, String::as_str);
+    let message = match required_wording(field) {
+        Some(wording) if message == required_message(field) => wording,
+        _ => message,
+    };
+    let (http, mut body) = error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message);
+    body["field"] = json!(field);
     (http, body)
 }
 

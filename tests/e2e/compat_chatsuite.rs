@@ -446,3 +446,55 @@ async fn chatsuite_prefix_is_configurable() {
         response.text()
     );
 }
+
+#[tokio::test]
+async fn chatsuite_queue_lists_a_paced_message_as_pending() {
+    let server = TestServer::start_with(Backend::Sqlite, |config| {
+        config.queue.protection_interval = Duration::from_secs(60);
+        config.gateway_profiles = vec!["wasender".to_owned(), "chatsuite".to_owned()];
+    })
+    .await;
+    let api = ChatSuite::of(&server, "/chatsuite");
+    let wasender = Api::of(&server);
+    let (a, _) = linked_session(&wasender, &server, PHONE_A).await;
+    // Account protection spaces a session's sends: the second one waits.
+    expect(
+        &wasender
+            .account(
+                Method::PUT,
+                &format!("/api/whatsapp-sessions/{a}"),
+                Some(json!({"account_protection": true})),
+            )
+            .await,
+        200,
+        "protect A",
+    );
+    let to = PHONE_B.trim_start_matches('+');
+    api.send(ADMIN_TOKEN, json!({"number": to, "message": "one"}))
+        .await;
+    let second = api
+        .send(ADMIN_TOKEN, json!({"number": to, "message": "two"}))
+        .await;
+    let row = eventually(
+        "the second message to wait in the queue",
+        Duration::from_secs(10),
+        || async {
+            let queue = expect(
+                &api.call(Method::GET, "/queue", Some(ADMIN_TOKEN), None)
+                    .await,
+                200,
+                "queue",
+            );
+            assert_shape(&queue, &list_example(), "queue");
+            let rows = queue["messages"].as_array().cloned().unwrap_or_default();
+            rows.into_iter()
+                .find(|row| row["queueId"] == second["queueId"] && row["status"] == "pending")
+        },
+    )
+    .await;
+    assert_eq!(
+        (row["number"].as_str(), row["message"].as_str()),
+        (Some(to), Some("two"))
+    );
+    assert_eq!(row["sessionId"], a.to_string());
+}

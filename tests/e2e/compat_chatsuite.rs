@@ -361,24 +361,33 @@ async fn chatsuite_endpoints_answer_in_the_seeds_shapes_and_messages_are_sent() 
             ),
             (Some("document"), Some(media_url.as_str()))
         );
-        let b_history = expect(
-            &api.call(
-                Method::GET,
-                &format!("/history?sessionId={b}"),
-                Some(ADMIN_TOKEN),
-                None,
-            )
-            .await,
-            200,
-            "B's history",
-        );
+        // sessionId picks the device whose history is listed.
+        let b_id = b.to_string();
+        let b_rows = eventually(
+            "B's message in B's history",
+            Duration::from_secs(20),
+            || async {
+                let history = expect(
+                    &api.call(
+                        Method::GET,
+                        &format!("/history?sessionId={b}"),
+                        Some(ADMIN_TOKEN),
+                        None,
+                    )
+                    .await,
+                    200,
+                    "B's history",
+                );
+                let rows = history["messages"].as_array().cloned().unwrap_or_default();
+                rows.iter()
+                    .any(|row| row["queueId"] == from_b["queueId"])
+                    .then_some(rows)
+            },
+        )
+        .await;
         assert!(
-            b_history["messages"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|row| row["sessionId"] == b.to_string()),
-            "{b_history}"
+            b_rows.iter().all(|row| row["sessionId"] == b_id.as_str()),
+            "{b_rows:?}"
         );
 
         // Date filters: a past day lists nothing; a malformed date is refused.

@@ -426,3 +426,41 @@ pub fn openapi_operation(endpoint: &Endpoint, path: &str, flavor: &dyn Flavor) -
     }
     operation
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Canonical;
+    use crate::routes::RouteMatch;
+
+    fn installed(names: &[&str]) -> anyhow::Result<RouteTable> {
+        let pool = DescriptorPool::decode(wagate_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let mut table = RouteTable::from_services(&pool, &[], Arc::new(Canonical::default()))?;
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        install_named(&pool, &mut table, &names, 60)?;
+        Ok(table)
+    }
+
+    fn serves(table: &RouteTable, method: Method, path: &str) -> bool {
+        matches!(table.find(&method, path), RouteMatch::Found(..))
+    }
+
+    #[test]
+    fn profiles_install_under_their_default_or_configured_prefix() {
+        let table = installed(&KNOWN_PROFILES).unwrap();
+        assert!(serves(&table, Method::POST, "/api/send-message"));
+        assert!(serves(&table, Method::POST, "/chatsuite/api/send"));
+        assert!(serves(&table, Method::POST, "/prosendi/api/whatsapp/send"));
+        assert!(serves(&table, Method::POST, "/onsend/api/v1/send"));
+        assert!(serves(&table, Method::POST, "/saas/api/v1/send-message"));
+
+        let moved = installed(&["chatsuite=/cs/", "onsend="]).unwrap();
+        assert!(serves(&moved, Method::POST, "/cs/api/send"));
+        assert!(!serves(&moved, Method::POST, "/chatsuite/api/send"));
+        assert!(serves(&moved, Method::POST, "/api/v1/send"));
+
+        assert!(installed(&["nope"]).is_err());
+        assert!(installed(&["chatsuite=cs"]).is_err());
+        assert!(installed(&["chatsuite=/{x}"]).is_err());
+    }
+}

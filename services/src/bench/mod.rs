@@ -114,6 +114,24 @@ async fn time_to_serving(
     bail!("server did not become SERVING within 30 s")
 }
 
+/// CPU time the process's threads have run, from the scheduler's per-thread
+/// nanosecond counters (precise where `/proc/{pid}/stat` counts 10 ms ticks).
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        // A thread may end between listing and reading: it no longer counts.
+        let Ok(stat) = std::fs::read_to_string(task?.path().join("schedstat")) else {
+            continue;
+        };
+        total += stat
+            .split_whitespace()
+            .next()
+            .context("empty schedstat")?
+            .parse::<u64>()?;
+    }
+    Ok(Duration::from_nanos(total))
+}
+
 fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status

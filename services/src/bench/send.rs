@@ -23,15 +23,19 @@ pub struct SendOptions {
     pub output: PathBuf,
 }
 
-/// Calls per second and latency percentiles of one measurement.
+/// Calls per second and latency percentiles of one measurement, and the
+/// server's CPU time per call (robust where the machine is shared: it does
+/// not count time the server waited for the CPU).
 struct Figures {
     per_second: f64,
     p50: Duration,
     p99: Duration,
+    server_cpu_per_call: Duration,
 }
 
 /// Runs `call` from `callers` tasks over a few shared connections for `duration`.
 async fn measure<F, Fut>(
+    server_pid: u32,
     channels: &[Channel],
     callers: usize,
     duration: Duration,
@@ -42,6 +46,7 @@ where
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
     let call = Arc::new(call);
+    let cpu_before = super::cpu_time(server_pid)?;
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -65,12 +70,14 @@ where
         all.extend(task.await??);
     }
     let elapsed = started.elapsed();
+    let server_cpu = super::cpu_time(server_pid)?.saturating_sub(cpu_before);
     all.sort();
     let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
     Ok(Figures {
         per_second: all.len() as f64 / elapsed.as_secs_f64(),
         p50: at(0.50),
         p99: at(0.99),
+        server_cpu_per_call: server_cpu / all.len().max(1) as u32,
     })
 }
 
@@ -142,7 +149,9 @@ async fn run_backend(
                 .await?,
         );
     }
+    let pid = server.child.id().context("server pid")?;
     let ceiling = measure(
+        pid,
         &channels,
         options.callers,
         options.duration,
@@ -157,6 +166,7 @@ async fn run_backend(
     )
     .await?;
     let accept = measure(
+        pid,
         &channels,
         options.callers,
         options.duration,
@@ -177,13 +187,15 @@ async fn run_backend(
     )
     .await?;
     println!(
-        "{label} (worker {worker}): Health/Check {:.0}/s (p50 {:?}, p99 {:?}); SendMessage accepted {:.0}/s (p50 {:?}, p99 {:?}); ratio {:.2}",
+        "{label} (worker {worker}): Health/Check {:.0}/s (p50 {:?}, p99 {:?}, server CPU {:?}/call); SendMessage accepted {:.0}/s (p50 {:?}, p99 {:?}, server CPU {:?}/call); ratio {:.2}",
         ceiling.per_second,
         ceiling.p50,
         ceiling.p99,
+        ceiling.server_cpu_per_call,
         accept.per_second,
         accept.p50,
         accept.p99,
+        accept.server_cpu_per_call,
         accept.per_second / ceiling.per_second,
         worker = worker.describe(),
     );
@@ -216,10 +228,11 @@ pub async fn send(options: SendOptions) -> anyhow::Result<()> {
          connections for {} s each, one linked simulated session sending text to one recipient. Each row is its own \
          server: with the queue worker paced by the default account protection (the accept path alone), and with \
          protection off so the worker sends concurrently at full speed (its writes share the database). The ceiling \
-         is the same server's `grpc.health.v1.Health/Check` in the same run. Target: accept throughput at least half \
-         of the ceiling, p99 under 20 ms.\n\n\
-         | Store | Queue worker | Health/Check (ceiling) | SendMessage accepted | Accept / ceiling | Accept p50 | Accept p99 |\n\
-         |---|---|---|---|---|---|---|\n",
+         is the same server's `grpc.health.v1.Health/Check` in the same run. Server CPU per call is the server \
+         process's CPU time during the measurement divided by the calls (the bench client shares the machine's cores). \
+         Target: accept throughput at least half of the ceiling, p99 under 20 ms.\n\n\
+         | Store | Queue worker | Health/Check (ceiling) | SendMessage accepted | Accept / ceiling | Accept p50 | Accept p99 | Server CPU per call: Check / Send |\n\
+         |---|---|---|---|---|---|---|---|\n",
         if options.postgres_url.is_some() {
             " --postgres-url …"
         } else {
@@ -232,13 +245,15 @@ pub async fn send(options: SendOptions) -> anyhow::Result<()> {
     );
     for (label, worker, (ceiling, accept)) in &rows {
         body.push_str(&format!(
-            "| {label} | {} | {:.0}/s | {:.0}/s | {:.2} | {} | {} |\n",
+            "| {label} | {} | {:.0}/s | {:.0}/s | {:.2} | {} | {} | {:.0} µs / {:.0} µs |\n",
             worker.describe(),
             ceiling.per_second,
             accept.per_second,
             accept.per_second / ceiling.per_second,
             ms(accept.p50),
-            ms(accept.p99)
+            ms(accept.p99),
+            ceiling.server_cpu_per_call.as_secs_f64() * 1e6,
+            accept.server_cpu_per_call.as_secs_f64() * 1e6,
         ));
     }
     body.push('\n');

@@ -232,8 +232,10 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Run the REST gateway in-process on the HTTP listener.
     pub gateway: bool,
-    /// Compatibility APIs the gateway serves next to `/v1` (`wasender`:
-    /// WasenderAPI on `/api`); empty for none.
+    /// Compatibility APIs the gateway serves next to `/v1`: `wasender`
+    /// (WasenderAPI on `/api`, the default), `chatsuite`, `prosendi`,
+    /// `onsend`, `saas` (each under its own prefix; `name=/prefix` moves
+    /// one); empty for none.
     pub gateway_profiles: Vec<String>,
     /// Largest UploadMedia request (gRPC), above `max_request_bytes` so
     /// 100 MB documents fit.

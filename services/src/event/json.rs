@@ -21,7 +21,7 @@ pub fn render(event: &pb::Event, session_id: i64) -> Value {
 /// Seconds, except for the event types whose seed-001 examples carry
 /// milliseconds (integrations parse them as such).
 fn timestamp(event: &pb::Event) -> i64 {
-    let time = event.create_time.clone().unwrap_or_default();
+    let time = event.create_time.unwrap_or_default();
     match event.r#type.as_str() {
         "messages.update" | "message-receipt.update" | "poll.results" => {
             time.seconds * 1000 + i64::from(time.nanos / 1_000_000)

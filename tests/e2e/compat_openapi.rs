@@ -2,27 +2,19 @@
 //! OpenAPI 3.1 (Python openapi-spec-validator) with an operation for every
 //! endpoint of every profile under its prefix, and unique operation ids.
 
-use std::time::Duration;
-
 use http::Method;
 use wagate_gateway::client::HttpClient;
 use wagate_gateway::profiles::{self, Endpoint};
-use wagate_tests::{TempDir, TestServer, backends};
+use wagate_tests::{TestServer, backends};
+
+use crate::python::{python_has, validate_openapi};
 
 #[tokio::test]
 async fn openapi_documents_every_profile_under_its_prefix() {
-    let available = std::process::Command::new("python3")
-        .args(["-c", "import openapi_spec_validator"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        assert!(
-            std::env::var("WAGATE_REQUIRE_POLYGLOT").as_deref() != Ok("1"),
-            "WAGATE_REQUIRE_POLYGLOT=1 but python3 lacks openapi-spec-validator"
-        );
-        eprintln!(
-            "SKIPPED openapi_documents_every_profile_under_its_prefix: no openapi-spec-validator"
-        );
+    if !python_has(
+        "openapi_spec_validator",
+        "openapi_documents_every_profile_under_its_prefix",
+    ) {
         return;
     }
     let server = TestServer::start_with(backends()[0], |config| {
@@ -63,26 +55,5 @@ async fn openapi_documents_every_profile_under_its_prefix() {
         })
         .collect();
 
-    let dir = TempDir::new("compat-openapi");
-    let document_path = dir.path().join("openapi.json");
-    let expected_path = dir.path().join("expected.json");
-    std::fs::write(&document_path, &document.body).unwrap();
-    std::fs::write(&expected_path, serde_json::to_vec(&expected).unwrap()).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/validate_openapi.py");
-    let child = tokio::process::Command::new("python3")
-        .arg(script)
-        .arg(&document_path)
-        .arg(&expected_path)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(120), child)
-        .await
-        .expect("python finishes")
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("openapi ok"),
-        "OpenAPI validation failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    validate_openapi(&document.body, &expected).await;
 }

@@ -26,6 +26,7 @@ mod messages;
 mod polls;
 mod polyglot;
 mod process;
+mod python;
 mod store;
 mod validation;
 mod wa_proxy;

@@ -13,7 +13,7 @@ use wagate_gateway::client::{HttpClient, HttpResponse};
 use wagate_tests::{ADMIN_TOKEN, TestServer, backends, eventually};
 
 use crate::compat_wasender::{assert_rate_headers, assert_shape, expect};
-use crate::messages::png;
+use crate::messages::{png, wait_sent};
 
 const PHONE_A: &str = "+14155550811";
 const PHONE_B: &str = "+14155550812";
@@ -148,32 +148,6 @@ async fn media_server() -> String {
     let url = format!("http://{}/photo.png", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
-}
-
-/// Waits until the canonical API shows message `id` of `device` sent.
-async fn wait_sent(api: &Prosendi, device: i64, id: &Value) {
-    let url = format!("{}/v1/sessions/{device}/messages/{id}", api.http);
-    let bearer = format!("Bearer {ADMIN_TOKEN}");
-    eventually(
-        &format!("message {id} to be sent"),
-        Duration::from_secs(20),
-        || async {
-            let response = api
-                .client
-                .call(Method::GET, &url, &[("authorization", &bearer)], Vec::new())
-                .await
-                .ok()?;
-            let status = response.json()["status"].as_str().unwrap_or("").to_owned();
-            [
-                "MESSAGE_STATUS_SENT",
-                "MESSAGE_STATUS_DELIVERED",
-                "MESSAGE_STATUS_READ",
-            ]
-            .contains(&status.as_str())
-            .then_some(())
-        },
-    )
-    .await
 }
 
 #[tokio::test]
@@ -319,7 +293,7 @@ async fn prosendi_endpoints_answer_with_the_seeds_fields_and_messages_are_sent()
         );
         assert_shape(&sent, &sent_example(), "send");
         assert_eq!(sent["data"]["device_id"], a);
-        wait_sent(&api, a, &sent["data"]["message_id"]).await;
+        wait_sent(&server, a, sent["data"]["message_id"].as_i64().unwrap()).await;
         // Its full body, device_id and is_group included.
         let chosen = expect(
             &api.admin(
@@ -332,7 +306,7 @@ async fn prosendi_endpoints_answer_with_the_seeds_fields_and_messages_are_sent()
             "send from a chosen device",
         );
         assert_eq!(chosen["data"]["device_id"], b);
-        wait_sent(&api, b, &chosen["data"]["message_id"]).await;
+        wait_sent(&server, b, chosen["data"]["message_id"].as_i64().unwrap()).await;
         // Media by URL with the message as caption.
         let photo = expect(
             &api.admin(
@@ -344,7 +318,7 @@ async fn prosendi_endpoints_answer_with_the_seeds_fields_and_messages_are_sent()
             200,
             "send media",
         );
-        wait_sent(&api, a, &photo["data"]["message_id"]).await;
+        wait_sent(&server, a, photo["data"]["message_id"].as_i64().unwrap()).await;
 
         // Send errors: no recipient, an unknown device.
         let invalid = expect(

@@ -13,7 +13,7 @@ use wagate_gateway::client::{HttpClient, HttpResponse};
 use wagate_tests::{ADMIN_TOKEN, Backend, TestServer, backends, eventually};
 
 use crate::compat_wasender::{assert_rate_headers, assert_shape, expect};
-use crate::messages::png;
+use crate::messages::{png, wait_sent};
 
 const PHONE_A: &str = "+14155550911";
 const PHONE_B: &str = "+14155550912";
@@ -171,34 +171,6 @@ impl Saas {
             .as_i64()
             .expect("integer messageId (the seed reads data.messageId)")
     }
-
-    async fn wait_sent(&self, session: i64, id: i64) {
-        let url = self.base.replace(
-            "/saas/api/v1",
-            &format!("/v1/sessions/{session}/messages/{id}"),
-        );
-        let bearer = format!("Bearer {ADMIN_TOKEN}");
-        eventually(
-            &format!("message {id} to be sent"),
-            Duration::from_secs(20),
-            || async {
-                let response = self
-                    .client
-                    .call(Method::GET, &url, &[("authorization", &bearer)], Vec::new())
-                    .await
-                    .ok()?;
-                let status = response.json()["status"].as_str().unwrap_or("").to_owned();
-                [
-                    "MESSAGE_STATUS_SENT",
-                    "MESSAGE_STATUS_DELIVERED",
-                    "MESSAGE_STATUS_READ",
-                ]
-                .contains(&status.as_str())
-                .then_some(())
-            },
-        )
-        .await
-    }
 }
 
 fn error_code(body: &Value) -> &str {
@@ -322,7 +294,7 @@ async fn saas_endpoints_answer_with_the_seeds_codes_and_messages_are_sent() {
             )
             .await;
         for id in [text, image, location, contact, quoted] {
-            api.wait_sent(a, id).await;
+            wait_sent(&server, a, id).await;
         }
         let invalid = expect(
             &api.call(

@@ -122,6 +122,32 @@ pub async fn wait_message(
     .await
 }
 
+/// Waits until message `id` of session `session` went out: SENT, or a
+/// receipt past it (bounded).
+pub async fn wait_sent(server: &TestServer, session: i64, id: i64) {
+    let messages = server.messages();
+    let name = format!("sessions/{session}/messages/{id}");
+    eventually(
+        &format!("{name} to be sent"),
+        Duration::from_secs(20),
+        || {
+            let mut messages = messages.clone();
+            let name = name.clone();
+            async move {
+                let status = get(&mut messages, &name).await.status;
+                [
+                    pb::MessageStatus::Sent,
+                    pb::MessageStatus::Delivered,
+                    pb::MessageStatus::Read,
+                ]
+                .contains(&pb::MessageStatus::try_from(status).ok()?)
+                .then_some(())
+            }
+        },
+    )
+    .await
+}
+
 /// Lists a session's messages matching `filter`, oldest first (one page).
 pub async fn list(
     messages: &mut MessageServiceClient<Channel>,

@@ -350,13 +350,12 @@ impl EventApplier {
                     MessageSelector::WhatsAppId(&whatsapp_id),
                     change,
                     timestamp,
-                    |before| match (&self.events, revoked) {
-                        (Some(_), true) => record::to_new_events(
-                            id,
-                            settings.as_ref(),
-                            vec![record::message_deleted(&message_pb(before))],
-                        ),
-                        _ => Vec::new(),
+                    |before| {
+                        let drafts = match revoked {
+                            true => vec![record::message_deleted(&message_pb(before))],
+                            false => Vec::new(),
+                        };
+                        self.new_events(settings.as_ref(), drafts)
                     },
                 )
                 .await?;
@@ -364,19 +363,10 @@ impl EventApplier {
             }
             EngineEvent::PollVote(vote) => {
                 let settings = self.settings().await?;
-                crate::message::changes::record_poll_vote(
-                    &self.store,
-                    id,
-                    &vote,
-                    |poll| match &self.events {
-                        Some(_) => record::to_new_events(
-                            id,
-                            settings.as_ref(),
-                            vec![record::poll_results(&message_pb(poll), &vote.voter)],
-                        ),
-                        None => Vec::new(),
-                    },
-                )
+                crate::message::changes::record_poll_vote(&self.store, id, &vote, |poll| {
+                    let drafts = vec![record::poll_results(&message_pb(poll), &vote.voter)];
+                    self.new_events(settings.as_ref(), drafts)
+                })
                 .await?;
                 self.appended_elsewhere();
             }

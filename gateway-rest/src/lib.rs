@@ -86,10 +86,16 @@ pub struct GatewayOptions {
     pub compat_profiles: Vec<String>,
     /// The request limit per credential and minute on compatibility endpoints.
     pub compat_requests_per_minute: u32,
+    /// Requests one session may have in flight at once on the WasenderAPI
+    /// profile (seed 001's global concurrent request limit); 0: no cap.
+    pub compat_concurrent_per_session: u32,
 }
 
 /// Default request limit per credential and minute on compatibility endpoints.
 pub const DEFAULT_COMPAT_REQUESTS_PER_MINUTE: u32 = 600;
+/// Default cap on a session's requests in flight on the WasenderAPI profile
+/// (seed 001 recommends 1–5 concurrent workers per session).
+pub const DEFAULT_COMPAT_CONCURRENT_PER_SESSION: u32 = 10;
 
 impl GatewayOptions {
     pub fn new(upstream: UpstreamTarget) -> Self {
@@ -113,6 +119,7 @@ impl GatewayOptions {
             route_extensions: Vec::new(),
             compat_profiles: vec![profiles::wasender::NAME.to_owned()],
             compat_requests_per_minute: DEFAULT_COMPAT_REQUESTS_PER_MINUTE,
+            compat_concurrent_per_session: DEFAULT_COMPAT_CONCURRENT_PER_SESSION,
         }
     }
 }
@@ -144,7 +151,10 @@ pub fn router(options: GatewayOptions) -> anyhow::Result<Router> {
         &pool,
         &mut table,
         &options.compat_profiles,
-        options.compat_requests_per_minute,
+        &profiles::ProfileLimits {
+            requests_per_minute: options.compat_requests_per_minute,
+            concurrent_per_session: options.compat_concurrent_per_session,
+        },
     )?;
     let channel = match &options.upstream {
         UpstreamTarget::Url(url) => lazy_channel(url)?,

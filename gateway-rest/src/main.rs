@@ -53,6 +53,10 @@ struct Cli {
     /// Requests per minute and credential on compatibility endpoints.
     #[arg(long, env = "WAGATE_GATEWAY_PROFILE_RATE_LIMIT", default_value_t = wagate_gateway::DEFAULT_COMPAT_REQUESTS_PER_MINUTE)]
     profile_rate_limit: u32,
+    /// Requests one session may have in flight at once on the WasenderAPI
+    /// profile (its global concurrent request limit); 0 for no cap.
+    #[arg(long, env = "WAGATE_GATEWAY_PROFILE_CONCURRENCY", default_value_t = wagate_gateway::DEFAULT_COMPAT_CONCURRENT_PER_SESSION)]
+    profile_concurrency: u32,
     /// Log filter, e.g. info or wagate_gateway=debug.
     #[arg(long, env = "WAGATE_LOG", default_value = "info")]
     log: String,
@@ -168,6 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .filter(|p| !p.is_empty() && p != "none")
         .collect();
     options.compat_requests_per_minute = cli.profile_rate_limit;
+    options.compat_concurrent_per_session = cli.profile_concurrency;
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .map_err(|err| {

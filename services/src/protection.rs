@@ -2,9 +2,17 @@
 //! calls WhatsApp watches for abuse — group metadata and participant
 //! changes, profile pictures, on-WhatsApp checks — each with a short (per
 //! minute) and a long (per day) window. Counted in memory per replica.
+//!
+//! Each admitted call's figures (the window closest to its limit) travel
+//! back as `x-ratelimit-*` response metadata through [`RateHeadersLayer`],
+//! a refusal's on the error, so REST clients see the endpoint's own limit.
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::config::ProtectionConfig;
@@ -30,6 +38,34 @@ impl RiskyCall {
             RiskyCall::NumberChecks => "on-WhatsApp number checks",
         }
     }
+}
+
+/// The figures of a protected call's tightest window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateFigures {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until a slot frees up.
+    pub reset_secs: u64,
+}
+
+impl RateFigures {
+    fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            ("x-ratelimit-limit", self.limit.to_string()),
+            ("x-ratelimit-remaining", self.remaining.to_string()),
+            ("x-ratelimit-reset", self.reset_secs.to_string()),
+        ]
+    }
+}
+
+fn ceil_secs(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+tokio::task_local! {
+    /// The figures of the protected calls the current request made.
+    static FIGURES: Cell<Option<RateFigures>>;
 }
 
 pub struct Protection {
@@ -59,8 +95,15 @@ impl Protection {
     }
 
     /// Counts `count` calls of a kind for the session, or refuses them all
-    /// with RESOURCE_EXHAUSTED and the time until they would fit.
-    pub fn admit(&self, session: SessionId, call: RiskyCall, count: u32) -> Result<()> {
+    /// with RESOURCE_EXHAUSTED and the time until they would fit. The
+    /// figures of the tightest window are returned (and recorded for the
+    /// request's `x-ratelimit-*` metadata); None when no limit applies.
+    pub fn admit(
+        &self,
+        session: SessionId,
+        call: RiskyCall,
+        count: u32,
+    ) -> Result<Option<RateFigures>> {
         let now = Instant::now();
         let limits = self.limits(call);
         let longest = limits.iter().map(|l| l.1).max().unwrap_or_default();
@@ -87,7 +130,12 @@ impl Protection {
                     .get(must_expire.saturating_sub(1))
                     .map(|t| window.saturating_sub(now.duration_since(**t)))
                     .unwrap_or(window);
-                return Err(Error::new(
+                let figures = RateFigures {
+                    limit,
+                    remaining: 0,
+                    reset_secs: ceil_secs(wait).max(1),
+                };
+                let mut err = Error::new(
                     Code::ResourceExhausted,
                     Reason::RateLimited,
                     format!(
@@ -98,11 +146,85 @@ impl Protection {
                         wait.as_secs_f64().ceil() as u64
                     ),
                 )
-                .with_retry_after(wait));
+                .with_retry_after(wait);
+                for (key, value) in figures.headers() {
+                    err = err.with_metadata(key, value);
+                }
+                return Err(err);
             }
         }
         log.extend(std::iter::repeat_n(now, count as usize));
-        Ok(())
+        // The window with the fewest calls left speaks for the call.
+        let figures = limits
+            .iter()
+            .filter(|(limit, ..)| *limit > 0)
+            .map(|&(limit, window, _)| {
+                let in_window: Vec<&Instant> = log
+                    .iter()
+                    .filter(|t| now.duration_since(**t) < window)
+                    .collect();
+                let oldest = in_window.first().map_or(now, |t| **t);
+                RateFigures {
+                    limit,
+                    remaining: limit.saturating_sub(in_window.len() as u32),
+                    reset_secs: ceil_secs(window.saturating_sub(now.duration_since(oldest))),
+                }
+            })
+            .min_by_key(|f| (f.remaining, std::cmp::Reverse(f.reset_secs)));
+        if let Some(figures) = figures {
+            let _ = FIGURES.try_with(|cell| cell.set(Some(figures)));
+        }
+        Ok(figures)
+    }
+}
+
+/// Adds the `x-ratelimit-*` figures of the protected calls a request made
+/// to its response (gRPC initial metadata), unless the handler set its own.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RateHeadersLayer;
+
+impl<S> tower::Layer<S> for RateHeadersLayer {
+    type Service = RateHeaders<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateHeaders { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RateHeaders<S> {
+    inner: S,
+}
+
+impl<S, Request, Body> tower::Service<Request> for RateHeaders<S>
+where
+    S: tower::Service<Request, Response = http::Response<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let future = self.inner.call(request);
+        Box::pin(FIGURES.scope(Cell::new(None), async move {
+            let mut response = future.await?;
+            if let Some(figures) = FIGURES.with(Cell::get)
+                && !response.headers().contains_key("x-ratelimit-limit")
+            {
+                for (key, value) in figures.headers() {
+                    if let Ok(value) = http::HeaderValue::from_str(&value) {
+                        response.headers_mut().insert(key, value);
+                    }
+                }
+            }
+            Ok(response)
+        }))
     }
 }
 
@@ -130,6 +252,48 @@ mod tests {
         // Other sessions and other kinds are counted apart.
         protection.admit(2, RiskyCall::Groups, 1).unwrap();
         protection.admit(1, RiskyCall::Pictures, 1).unwrap();
+    }
+
+    #[test]
+    fn figures_follow_the_tightest_window_and_refusals_carry_them() {
+        let protection = Protection::new(config());
+        // Groups: 2 per minute, 3 per day; the minute is tighter.
+        let first = protection.admit(1, RiskyCall::Groups, 1).unwrap().unwrap();
+        assert_eq!((first.limit, first.remaining, first.reset_secs), (2, 1, 60));
+        let second = protection.admit(1, RiskyCall::Groups, 1).unwrap().unwrap();
+        assert_eq!((second.limit, second.remaining), (2, 0));
+        let err = protection.admit(1, RiskyCall::Groups, 1).unwrap_err();
+        let metadata: HashMap<_, _> = err.metadata.iter().cloned().collect();
+        assert_eq!(metadata["x-ratelimit-limit"], "2");
+        assert_eq!(metadata["x-ratelimit-remaining"], "0");
+        let reset: u64 = metadata["x-ratelimit-reset"].parse().unwrap();
+        assert!((1..=60).contains(&reset), "{reset}");
+        // No limits: no figures.
+        let open = Protection::new(ProtectionConfig {
+            pictures_per_minute: 0,
+            pictures_per_day: 0,
+            ..ProtectionConfig::default()
+        });
+        assert_eq!(open.admit(1, RiskyCall::Pictures, 1).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn the_layer_puts_a_requests_figures_on_its_response() {
+        use tower::{Layer as _, ServiceExt as _};
+        let protection = std::sync::Arc::new(Protection::new(config()));
+        let inner = tower::service_fn(move |_: ()| {
+            let protection = protection.clone();
+            async move {
+                protection.admit(9, RiskyCall::Groups, 1)?;
+                Ok::<_, Error>(http::Response::new(()))
+            }
+        });
+        let service = RateHeadersLayer.layer(inner);
+        let response = service.clone().oneshot(()).await.unwrap();
+        assert_eq!(response.headers()["x-ratelimit-limit"], "2");
+        assert_eq!(response.headers()["x-ratelimit-remaining"], "1");
+        let response = service.oneshot(()).await.unwrap();
+        assert_eq!(response.headers()["x-ratelimit-remaining"], "0");
     }
 
     #[test]

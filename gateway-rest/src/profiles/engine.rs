@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tonic::Status;
 use tonic_types::StatusExt as _;
 
+use super::concurrency::{Concurrency, Permit};
 use super::limiter::RateState;
 use super::request::{self, add_error};
 use super::{Endpoint, Failure, FieldErrors, Flavor, Limiter, Paging, Reply, Scope};
@@ -29,10 +30,13 @@ const MAX_ITEMS: usize = 10_000;
 /// Largest page the list RPCs serve.
 const MAX_RPC_PAGE: usize = 1000;
 
-/// What endpoints of one profile share: the request limit and which session
-/// each API key belongs to (a key never changes session, so it is cached).
+/// What endpoints of one profile share: the request limit, the cap on a
+/// session's requests in flight, and which session each API key belongs to
+/// (a key never changes session, so it is cached).
 pub struct SharedState {
     pub limiter: Limiter,
+    /// Requests in flight per session (no cap unless [`Self::with_concurrency`]).
+    pub concurrency: Arc<Concurrency>,
     hasher: RandomState,
     callers: Mutex<HashMap<u64, i64>>,
 }
@@ -41,9 +45,16 @@ impl SharedState {
     pub fn new(limiter: Limiter) -> Self {
         Self {
             limiter,
+            concurrency: Concurrency::new(0),
             hasher: RandomState::new(),
             callers: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// At most `cap` requests of one session in flight at once (0: no cap).
+    pub fn with_concurrency(mut self, cap: u32) -> Self {
+        self.concurrency = Concurrency::new(cap);
+        self
     }
 
     fn cached_caller(&self, credential: &str) -> Option<i64> {
@@ -136,6 +147,7 @@ impl Profile for CompatEndpoint {
             &self.endpoint,
             &self.path,
             self.flavor.as_ref(),
+            &self.rpc.output(),
         ))
     }
 }
@@ -210,6 +222,9 @@ impl CompatEndpoint {
                 );
             }
         }
+        // Held until the answer is built; dropped on every return and when
+        // the client goes away (the future is dropped).
+        let _permit = self.permit(inputs.caller_session)?;
         let base = request::assemble(&self.endpoint, &inputs).map_err(Failure::Validation)?;
         match self.endpoint.paging {
             Paging::None => {
@@ -260,6 +275,39 @@ impl CompatEndpoint {
                     .await?;
                 let page = page_json(items, total, page_number, page_size);
                 Ok(((self.endpoint.shape)(&page, &inputs), HeaderMap::new()))
+            }
+        }
+    }
+
+    /// A slot of the caller's session under the profile's concurrency cap;
+    /// over it: RESOURCE_EXHAUSTED with a retry in a second (each flavor
+    /// words it as its product's 429). Requests naming no session of their
+    /// own (the account token's) are not capped.
+    fn permit(&self, session: Option<i64>) -> Result<Option<Permit>, Failure> {
+        let Some(session) = session else {
+            return Ok(None);
+        };
+        let concurrency = &self.state.concurrency;
+        match concurrency.try_acquire(session) {
+            Some(permit) => Ok(Some(permit)),
+            None => {
+                let cap = concurrency.cap();
+                let mut details = tonic_types::ErrorDetails::new();
+                details.set_retry_info(Some(std::time::Duration::from_secs(1)));
+                details.set_error_info(
+                    "TOO_MANY_CONCURRENT_REQUESTS",
+                    "wagate.dev",
+                    HashMap::from([("limit".to_owned(), cap.to_string())]),
+                );
+                Err(self.status_failure(Status::with_error_details(
+                    tonic::Code::ResourceExhausted,
+                    format!(
+                        "Too many concurrent requests: a session may have at most {cap} requests in \
+                         progress at once. Queue your requests (1-5 concurrent workers per session) \
+                         and retry."
+                    ),
+                    details,
+                )))
             }
         }
     }

@@ -10,11 +10,13 @@
 
 pub mod chatsuite;
 pub mod common;
+pub mod concurrency;
 pub mod engine;
 pub mod limiter;
 pub mod onsend;
 pub mod prosendi;
 pub mod request;
+pub mod responses;
 pub mod saas;
 pub mod wasender;
 
@@ -290,12 +292,22 @@ pub fn install(
     Ok(())
 }
 
+/// The gateway's own limits on compatibility endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProfileLimits {
+    /// Requests per credential and minute (every profile).
+    pub requests_per_minute: u32,
+    /// Requests one session may have in flight at once (WasenderAPI's global
+    /// concurrent request limit); 0: no cap.
+    pub concurrent_per_session: u32,
+}
+
 /// A profile the gateway can serve: its configuration name, the prefix its
 /// paths get unless configured otherwise, and how it is installed.
 struct Known {
     name: &'static str,
     default_prefix: &'static str,
-    install: fn(&DescriptorPool, &mut RouteTable, &str, u32) -> anyhow::Result<()>,
+    install: fn(&DescriptorPool, &mut RouteTable, &str, &ProfileLimits) -> anyhow::Result<()>,
 }
 
 const KNOWN: [Known; 5] = [
@@ -307,22 +319,30 @@ const KNOWN: [Known; 5] = [
     Known {
         name: chatsuite::NAME,
         default_prefix: chatsuite::DEFAULT_PREFIX,
-        install: chatsuite::install,
+        install: |pool, routes, prefix, limits| {
+            chatsuite::install(pool, routes, prefix, limits.requests_per_minute)
+        },
     },
     Known {
         name: prosendi::NAME,
         default_prefix: prosendi::DEFAULT_PREFIX,
-        install: prosendi::install,
+        install: |pool, routes, prefix, limits| {
+            prosendi::install(pool, routes, prefix, limits.requests_per_minute)
+        },
     },
     Known {
         name: onsend::NAME,
         default_prefix: onsend::DEFAULT_PREFIX,
-        install: onsend::install,
+        install: |pool, routes, prefix, limits| {
+            onsend::install(pool, routes, prefix, limits.requests_per_minute)
+        },
     },
     Known {
         name: saas::NAME,
         default_prefix: saas::DEFAULT_PREFIX,
-        install: saas::install,
+        install: |pool, routes, prefix, limits| {
+            saas::install(pool, routes, prefix, limits.requests_per_minute)
+        },
     },
 ];
 
@@ -344,7 +364,7 @@ pub fn install_named(
     pool: &DescriptorPool,
     routes: &mut RouteTable,
     names: &[String],
-    requests_per_minute: u32,
+    limits: &ProfileLimits,
 ) -> anyhow::Result<()> {
     for entry in names {
         let (name, prefix) = match entry.split_once('=') {
@@ -362,14 +382,20 @@ pub fn install_named(
             prefix.is_empty() || (prefix.starts_with('/') && !prefix.contains(['{', '}', '*'])),
             "compatibility profile {name}: prefix {prefix:?} must start with / (or be empty)"
         );
-        (known.install)(pool, routes, prefix, requests_per_minute)?;
+        (known.install)(pool, routes, prefix, limits)?;
     }
     Ok(())
 }
 
 /// An endpoint's OpenAPI operation (served at `path`): path and query
-/// parameters, the body's fields by the product's names, and a plain 200.
-pub fn openapi_operation(endpoint: &Endpoint, path: &str, flavor: &dyn Flavor) -> Value {
+/// parameters, the body's fields by the product's names, and its responses
+/// (success and error bodies, see [`responses`]) for its RPC's `output`.
+pub fn openapi_operation(
+    endpoint: &Endpoint,
+    path: &str,
+    flavor: &dyn Flavor,
+    output: &prost_reflect::MessageDescriptor,
+) -> Value {
     let mut parameters = Vec::new();
     let mut body_fields = serde_json::Map::new();
     let mut required = Vec::new();
@@ -415,7 +441,7 @@ pub fn openapi_operation(endpoint: &Endpoint, path: &str, flavor: &dyn Flavor) -
         "description": format!("{} Authenticate with {} and {credential}. Served by {}.", endpoint.summary, flavor.auth_header(), endpoint.rpc),
         "operationId": operation_id,
         "parameters": parameters,
-        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        "responses": responses::responses(endpoint, flavor, output),
     });
     if !body_fields.is_empty() || endpoint.build.is_some() {
         operation["requestBody"] = json!({
@@ -437,7 +463,11 @@ mod tests {
         let pool = DescriptorPool::decode(wagate_proto::FILE_DESCRIPTOR_SET).unwrap();
         let mut table = RouteTable::from_services(&pool, &[], Arc::new(Canonical::default()))?;
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        install_named(&pool, &mut table, &names, 60)?;
+        let limits = ProfileLimits {
+            requests_per_minute: 60,
+            concurrent_per_session: 5,
+        };
+        install_named(&pool, &mut table, &names, &limits)?;
         Ok(table)
     }
 

@@ -43,6 +43,9 @@ impl Config {
                     .filter(|p| !p.is_empty() && p != "none")
                     .collect()
             }
+            "WAGATE_GATEWAY_PROFILE_CONCURRENCY" => {
+                self.gateway_profile_concurrency = parse_number(value).map_err(err)?
+            }
             "WAGATE_MAX_UPLOAD_BYTES" => {
                 self.max_upload_bytes = parse_number(value).map_err(err)?
             }

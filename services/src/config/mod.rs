@@ -237,6 +237,10 @@ pub struct Config {
     /// `onsend`, `saas` (each under its own prefix; `name=/prefix` moves
     /// one); empty for none.
     pub gateway_profiles: Vec<String>,
+    /// Requests one session may have in flight at once on the WasenderAPI
+    /// profile (seed 001's global concurrent request limit); over it: 429.
+    /// 0 for no cap.
+    pub gateway_profile_concurrency: u32,
     /// Largest UploadMedia request (gRPC), above `max_request_bytes` so
     /// 100 MB documents fit.
     pub max_upload_bytes: usize,
@@ -298,6 +302,7 @@ impl Default for Config {
             public_url: None,
             gateway: true,
             gateway_profiles: vec!["wasender".to_owned()],
+            gateway_profile_concurrency: wagate_gateway::DEFAULT_COMPAT_CONCURRENT_PER_SESSION,
             max_upload_bytes: 140 * 1024 * 1024,
             media_fetch_timeout: Duration::from_secs(60),
             queue: QueueConfig::default(),

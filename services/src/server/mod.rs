@@ -110,6 +110,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             let gateway = if config.gateway {
                 let mut options = wagate_gateway::in_process_options(grpc_addr);
                 options.compat_profiles = config.gateway_profiles.clone();
+                options.compat_concurrent_per_session = config.gateway_profile_concurrency;
                 Some(wagate_gateway::router(options).context("building the REST gateway")?)
             } else {
                 None
@@ -462,6 +463,8 @@ fn serve_grpc(
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             config.max_concurrent_requests,
         ))
+        // Account protection's figures as `x-ratelimit-*` metadata.
+        .layer(crate::protection::RateHeadersLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -4,8 +4,10 @@
 //! answers checked against the seed's example responses (field names, JSON
 //! types, nesting, envelopes, status codes), up to the webhook a send causes.
 
+mod concurrency;
 mod directory;
 mod messages;
+mod protection;
 mod python;
 mod sessions;
 

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use super::{Failure, Flavor, Limiter, Scope, SharedState};
+use super::{Failure, Flavor, Limiter, ProfileLimits, Scope, SharedState};
 use crate::routes::RouteTable;
 
 /// The profile's configuration name.
@@ -28,18 +28,21 @@ pub const DEFAULT_PREFIX: &str = "";
 
 pub use routes::endpoints;
 
-/// Adds the WasenderAPI bindings; `requests_per_minute` is the gateway's
-/// request limit per credential on these endpoints.
+/// Adds the WasenderAPI bindings with the gateway's request limit per
+/// credential and its global cap on a session's requests in flight.
 pub fn install(
     pool: &DescriptorPool,
     routes: &mut RouteTable,
     prefix: &str,
-    requests_per_minute: u32,
+    limits: &ProfileLimits,
 ) -> anyhow::Result<()> {
-    let state = Arc::new(SharedState::new(Limiter::new(
-        requests_per_minute,
-        Duration::from_secs(60),
-    )));
+    let state = Arc::new(
+        SharedState::new(Limiter::new(
+            limits.requests_per_minute,
+            Duration::from_secs(60),
+        ))
+        .with_concurrency(limits.concurrent_per_session),
+    );
     super::install(pool, routes, prefix, endpoints(), Arc::new(Wasender), state)
 }
 

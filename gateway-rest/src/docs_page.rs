@@ -149,6 +149,14 @@ fn render_operation(html: &mut String, op: &Operation<'_>) {
             type_label(body_schema)
         );
     }
+    if op.body["responses"]["default"].is_null()
+        && op.body["responses"]["401"].is_object()
+        && let Some(responses) = op.body["responses"].as_object()
+    {
+        // A compatibility profile's operation: its own statuses and bodies.
+        render_profile_responses(html, responses);
+        return;
+    }
     let ok = &op.body["responses"]["200"]["content"];
     let ok_schema = if ok["application/json"].is_null() {
         &ok["application/x-ndjson"]["schema"]["properties"]["result"]
@@ -164,6 +172,46 @@ fn render_operation(html: &mut String, op: &Operation<'_>) {
         html,
         "<p>Response: {}{streaming}. Errors: <a href=\"#schema-google.rpc.Status\">google.rpc.Status</a>.</p></section>",
         type_label(ok_schema)
+    );
+}
+
+/// The success status with its body's top-level keys, and the error
+/// statuses, of an operation that documents its own responses.
+fn render_profile_responses(html: &mut String, responses: &serde_json::Map<String, Json>) {
+    let mut errors = Vec::new();
+    let mut success = String::new();
+    for (code, response) in responses {
+        if !code.starts_with('2') {
+            errors.push(escape(code));
+            continue;
+        }
+        if !success.is_empty() {
+            continue;
+        }
+        let schema = &response["content"]["application/json"]["schema"];
+        success = if schema.is_null() {
+            format!("{} (no body)", escape(code))
+        } else {
+            let keys: Vec<String> = schema["properties"]
+                .as_object()
+                .map(|p| {
+                    p.keys()
+                        .map(|k| format!("<code>{}</code>", escape(k)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let keys = if keys.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", keys.join(", "))
+            };
+            format!("{} {}{keys}", escape(code), type_label(schema))
+        };
+    }
+    let _ = write!(
+        html,
+        "<p>Response: {success}. Errors: {} (in the product's error bodies).</p></section>",
+        errors.join(", ")
     );
 }
 

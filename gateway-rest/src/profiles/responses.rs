@@ -87,7 +87,26 @@ pub fn responses(endpoint: &Endpoint, flavor: &dyn Flavor, output: &MessageDescr
             }),
         );
     }
+    // The engine puts the rate-limit figures on every answer.
+    for (code, response) in responses.iter_mut() {
+        response["headers"] = rate_headers(code == "429");
+    }
     Value::Object(responses)
+}
+
+/// `X-RateLimit-*` (and on 429 `Retry-After`) as OpenAPI header objects.
+fn rate_headers(limited: bool) -> Value {
+    let integer =
+        |description: &str| json!({"description": description, "schema": {"type": "integer"}});
+    let mut headers = json!({
+        "X-RateLimit-Limit": integer("Requests allowed in the current window (the endpoint's own window where the server keeps one, else the gateway's per-credential window)."),
+        "X-RateLimit-Remaining": integer("Requests left in the current window."),
+        "X-RateLimit-Reset": integer("Seconds until the window resets."),
+    });
+    if limited {
+        headers["Retry-After"] = integer("Seconds to wait before retrying.");
+    }
+    headers
 }
 
 /// The endpoint's answer to a sample response of its RPC (None: the shape
@@ -345,6 +364,12 @@ mod document_tests {
             }
         }
         assert!(operations > 50, "{operations}");
+        let headers = &doc["paths"]["/api/send-message"]["post"]["responses"]["429"]["headers"];
+        assert_eq!(headers["Retry-After"]["schema"]["type"], "integer");
+        assert_eq!(
+            headers["X-RateLimit-Remaining"]["schema"]["type"],
+            "integer"
+        );
         // The other products' own bodies.
         assert_eq!(
             schema(&doc, "post", "/chatsuite/api/send", "429")["properties"]["retryAfter"],

@@ -22,13 +22,21 @@ use crate::event::record::{message_deleted, to_new_events};
 use crate::media::{MediaRecord, MediaService, UploadInput};
 use crate::session::SessionManager;
 use crate::session::model::{Session, SessionId};
-use crate::store::{MessageQuery, MessageSelector, NewOutbound, Queued, Store};
+use crate::store::{Backend, MessageQuery, MessageSelector, NewOutbound, Queued, Store};
 
 /// Most sends committed in one transaction.
 const ACCEPT_BATCH: usize = 256;
-/// Batches in flight at once: while one commits, the next is gathered and
-/// sent, so a commit's round trips do not leave the database idle.
-const ACCEPTORS: usize = 2;
+/// Batches being committed at once. SQLite has one writer, and its commits
+/// no longer wait for the disk (see `Store::queue_messages_pipelined`): two
+/// suffice to gather one batch while the other is written. PostgreSQL waits
+/// for its WAL flush in each commit, and flushes concurrent commits together:
+/// more batches in flight share each flush.
+fn acceptors(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 2,
+        Backend::Postgres => 4,
+    }
+}
 /// Longest chat presence SendPresence keeps up before sending PAUSED.
 pub const MAX_PRESENCE: Duration = Duration::from_secs(60);
 
@@ -74,7 +82,7 @@ impl Messages {
     ) -> Self {
         let (accept, jobs) = mpsc::channel(4 * ACCEPT_BATCH);
         let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
-        for _ in 0..ACCEPTORS {
+        for _ in 0..acceptors(store.backend()) {
             tokio::spawn(run_acceptor(store.clone(), jobs.clone()));
         }
         Self {
@@ -717,11 +725,17 @@ async fn run_acceptor(store: Store, jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<
                 }
             }
         }
-        match store.queue_messages(&rows).await {
-            Ok(results) => {
-                for (reply, result) in replies.drain(..).zip(results) {
-                    let _ = reply.send(Ok(result));
-                }
+        match store.queue_messages_pipelined(&rows).await {
+            // Answered once on disk; meanwhile this acceptor gathers the next
+            // batch, whose commit may share the same disk sync.
+            Ok((results, durability)) => {
+                let replies = std::mem::replace(&mut replies, Vec::with_capacity(ACCEPT_BATCH));
+                tokio::spawn(async move {
+                    let durable = durability.wait().await;
+                    for (reply, result) in replies.into_iter().zip(results) {
+                        let _ = reply.send(durable.clone().map(|()| result));
+                    }
+                });
             }
             // One bad row (e.g. its session deleted meanwhile) must not fail the others.
             Err(_) if rows.len() > 1 => {

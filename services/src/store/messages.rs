@@ -6,9 +6,10 @@ use std::collections::{HashMap, VecDeque};
 
 use prost::Message as _;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Connection, Row};
 use wagate_proto::v1 as pb;
 
+use super::durability::{Durability, RELAXED_BEGIN, RelaxedWriter};
 use super::query::{bind_values, where_clause};
 use super::{Backend, Store, now_ms};
 use crate::error::Result;
@@ -141,15 +142,18 @@ async fn insert_outbound_rows(
         ("request_hash", "text"),
     ];
     let postgres = backend == Backend::Postgres;
+    // SQLite gets anonymous `?` parameters: sqlx looks up each numbered one
+    // by name, a linear search per parameter, quadratic in a large batch.
+    // Anonymous ones are numbered in text order: `now` twice, then the rows.
     let mut values = String::new();
     for row in 0..batch.len() {
-        let first = 4 + row * COLUMNS_IN.len();
+        let first = 2 + row * COLUMNS_IN.len();
         let placeholders: Vec<String> = COLUMNS_IN
             .iter()
             .enumerate()
             .map(|(i, (_, cast))| match postgres {
                 true => format!("${}::{cast}", first + i),
-                false => format!("${}", first + i),
+                false => "?".to_owned(),
             })
             .collect();
         if row > 0 {
@@ -173,8 +177,8 @@ async fn insert_outbound_rows(
     let sql = format!(
         "INSERT INTO messages (session_id, direction, chat, chat_type, sender, kind, body, payload, \
          status, request_id, request_hash, create_time, update_time) \
-         SELECT s.id, $1, {chat}, {chat_type}, s.user_jid, {kind}, {body}, {payload}, $2, {request_id}, \
-         {request_hash}, $3, $3 \
+         SELECT s.id, {OUTBOUND}, {chat}, {chat_type}, s.user_jid, {kind}, {body}, {payload}, {QUEUED}, \
+         {request_id}, {request_hash}, {now}, {now} \
          FROM (VALUES {values}) AS {alias} \
          JOIN sessions s ON s.id = {session_id} AND s.user_jid <> '' WHERE true ORDER BY {ord} \
          ON CONFLICT (session_id, request_id) DO NOTHING RETURNING id, session_id, sender, request_id",
@@ -187,11 +191,12 @@ async fn insert_outbound_rows(
         request_hash = column("request_hash"),
         session_id = column("session_id"),
         ord = if postgres { "v.ord" } else { "v.column1" },
+        now = if postgres { "$1" } else { "?" },
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql))
-        .bind(OUTBOUND)
-        .bind(QUEUED)
-        .bind(now);
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
+    if !postgres {
+        query = query.bind(now);
+    }
     for message in batch {
         query = query
             .bind(message.session_id)
@@ -234,6 +239,77 @@ async fn insert_outbound_rows(
         .collect())
 }
 
+/// Inserts a batch in `tx`: the rows with a linked sender in one statement,
+/// the rest (repeated request ids, and a batch of one) row by row.
+async fn queue_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    batch: &[NewOutbound],
+) -> Result<Vec<Queued>> {
+    let now = now_ms();
+    // A statement is a round trip (to PostgreSQL, or to sqlx's SQLite
+    // thread): one multi-row insert serves the batch.
+    let inserted = if batch.len() > 1 {
+        insert_outbound_rows(tx, backend, batch, now).await?
+    } else {
+        vec![None; batch.len()]
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for (message, inserted) in batch.iter().zip(inserted) {
+        if let Some(record) = inserted {
+            results.push(Queued::New(record));
+            continue;
+        }
+        // The sender is the session's linked account, read in the same
+        // statement: no row is queued for a session without one.
+        let inserted = sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO messages (session_id, direction, chat, chat_type, sender, kind, body, payload, \
+                 status, request_id, request_hash, create_time, update_time) \
+                 SELECT id, $2, $3, $4, user_jid, $5, $6, $7, $8, $9, $10, $11, $11 FROM sessions \
+                 WHERE id = $1 AND user_jid <> '' \
+                 ON CONFLICT (session_id, request_id) DO NOTHING RETURNING {COLUMNS}"
+            )))
+            .bind(message.session_id)
+            .bind(OUTBOUND)
+            .bind(&message.chat)
+            .bind(message.chat_type)
+            .bind(&message.kind)
+            .bind(&message.body)
+            .bind(message.payload.encode_to_vec())
+            .bind(QUEUED)
+            .bind(message.request_id.as_deref())
+            .bind(message.request_hash.as_deref())
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let result = match inserted {
+            Some(row) => Queued::New(record_from_row(&row)?),
+            None if message.request_id.is_none() => Queued::NoSender,
+            None => {
+                let row = sqlx::query(AssertSqlSafe(format!(
+                        "SELECT {COLUMNS}, request_hash FROM messages WHERE session_id = $1 AND request_id = $2"
+                    )))
+                    .bind(message.session_id)
+                    .bind(message.request_id.as_deref())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                match row {
+                    Some(row) => {
+                        let hash: Option<String> = row.try_get("request_hash")?;
+                        Queued::Repeated {
+                            existing: record_from_row(&row)?,
+                            same_request: hash == message.request_hash,
+                        }
+                    }
+                    None => Queued::NoSender,
+                }
+            }
+        };
+        results.push(result);
+    }
+    Ok(results)
+}
+
 impl NewOutbound {
     /// The row just inserted for this message, as stored.
     fn queued_record(&self, id: i64, sender: String, now: i64) -> MessageRecord {
@@ -258,71 +334,31 @@ impl NewOutbound {
 impl Store {
     /// Queues messages in one transaction (the accept path batches concurrent
     /// requests so one commit serves many). Request ids make it idempotent.
+    /// Durable on return.
     pub async fn queue_messages(&self, batch: &[NewOutbound]) -> Result<Vec<Queued>> {
-        let mut tx = self.writer.begin().await?;
-        let now = now_ms();
-        // A statement is a round trip (to PostgreSQL, or to sqlx's SQLite
-        // thread): one multi-row insert serves the batch.
-        let inserted = if batch.len() > 1 {
-            insert_outbound_rows(&mut tx, self.backend, batch, now).await?
-        } else {
-            vec![None; batch.len()]
+        let (queued, durability) = self.queue_messages_pipelined(batch).await?;
+        durability.wait().await?;
+        Ok(queued)
+    }
+
+    /// [`Store::queue_messages`], committed but maybe not yet on disk: answer
+    /// the callers after awaiting the [`Durability`]. Meanwhile the writer
+    /// can commit the next batch (SQLite's commits then share disk syncs).
+    pub async fn queue_messages_pipelined(
+        &self,
+        batch: &[NewOutbound],
+    ) -> Result<(Vec<Queued>, Durability)> {
+        let Some(wal) = &self.wal else {
+            let mut tx = self.writer.begin().await?;
+            let queued = queue_in(&mut tx, self.backend, batch).await?;
+            tx.commit().await?;
+            return Ok((queued, Durability::done()));
         };
-        let mut results = Vec::with_capacity(batch.len());
-        for (message, inserted) in batch.iter().zip(inserted) {
-            if let Some(record) = inserted {
-                results.push(Queued::New(record));
-                continue;
-            }
-            // The sender is the session's linked account, read in the same
-            // statement: no row is queued for a session without one.
-            let inserted = sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO messages (session_id, direction, chat, chat_type, sender, kind, body, payload, \
-                 status, request_id, request_hash, create_time, update_time) \
-                 SELECT id, $2, $3, $4, user_jid, $5, $6, $7, $8, $9, $10, $11, $11 FROM sessions \
-                 WHERE id = $1 AND user_jid <> '' \
-                 ON CONFLICT (session_id, request_id) DO NOTHING RETURNING {COLUMNS}"
-            )))
-            .bind(message.session_id)
-            .bind(OUTBOUND)
-            .bind(&message.chat)
-            .bind(message.chat_type)
-            .bind(&message.kind)
-            .bind(&message.body)
-            .bind(message.payload.encode_to_vec())
-            .bind(QUEUED)
-            .bind(message.request_id.as_deref())
-            .bind(message.request_hash.as_deref())
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let result = match inserted {
-                Some(row) => Queued::New(record_from_row(&row)?),
-                None if message.request_id.is_none() => Queued::NoSender,
-                None => {
-                    let row = sqlx::query(AssertSqlSafe(format!(
-                        "SELECT {COLUMNS}, request_hash FROM messages WHERE session_id = $1 AND request_id = $2"
-                    )))
-                    .bind(message.session_id)
-                    .bind(message.request_id.as_deref())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    match row {
-                        Some(row) => {
-                            let hash: Option<String> = row.try_get("request_hash")?;
-                            Queued::Repeated {
-                                existing: record_from_row(&row)?,
-                                same_request: hash == message.request_hash,
-                            }
-                        }
-                        None => Queued::NoSender,
-                    }
-                }
-            };
-            results.push(result);
-        }
+        let mut writer = RelaxedWriter::acquire(&self.writer).await?;
+        let mut tx = writer.conn().begin_with(RELAXED_BEGIN).await?;
+        let queued = queue_in(&mut tx, self.backend, batch).await?;
         tx.commit().await?;
-        Ok(results)
+        Ok((queued, writer.finish(wal).await))
     }
 
     pub async fn get_message(&self, session: SessionId, id: i64) -> Result<Option<MessageRecord>> {

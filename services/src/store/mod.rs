@@ -5,6 +5,7 @@
 mod chats;
 mod credentials;
 mod directory;
+mod durability;
 mod events;
 mod media;
 mod message_changes;
@@ -19,6 +20,7 @@ mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -26,6 +28,7 @@ use sqlx::{AnyPool, Connection, Executor};
 
 pub use chats::ChatState;
 pub use directory::{ContactChange, ContactPatch, ContactRow, GroupRow};
+pub use durability::Durability;
 pub use events::{EventRow, EventScope, NewEvent};
 pub use media::NewMedia;
 pub use message_changes::{MessageRewrite, MessageSelector};
@@ -51,6 +54,8 @@ pub struct Store {
     /// PostgreSQL the same pool as `pool`; on SQLite a single connection.
     writer: AnyPool,
     backend: Backend,
+    /// SQLite: group syncs of the WAL for the accept path (see `durability`).
+    wal: Option<Arc<durability::WalSync>>,
 }
 
 impl Store {
@@ -68,6 +73,10 @@ impl Store {
             Backend::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
+        let wal = match backend {
+            Backend::Sqlite => Some(Arc::new(durability::WalSync::new(sqlite_path(&url)))),
+            Backend::Postgres => None,
+        };
         // One direct connection first, so an unreachable server reports its real
         // error (e.g. connection refused) quickly instead of a pool timeout.
         let probe = tokio::time::timeout(
@@ -98,6 +107,7 @@ impl Store {
             pool,
             writer,
             backend,
+            wal,
         })
     }
 
@@ -165,12 +175,18 @@ async fn open_pool(
         .await
 }
 
-/// Turns `sqlite://path` into a URL that creates the file, and creates its directory.
-fn prepare_sqlite_url(url: &str) -> Result<String, sqlx::Error> {
+/// The file path of a `sqlite://path?…` URL.
+fn sqlite_path(url: &str) -> &str {
     let rest = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    rest.split_once('?').map_or(rest, |(path, _)| path)
+}
+
+/// Turns `sqlite://path` into a URL that creates the file, and creates its directory.
+fn prepare_sqlite_url(url: &str) -> Result<String, sqlx::Error> {
+    let path = sqlite_path(url);
+    let query = url.split_once('?').map_or("", |(_, query)| query);
     // Each connection to `:memory:` is its own empty database; readers and
     // the writer would never see each other's data.
     if path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {

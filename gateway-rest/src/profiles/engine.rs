@@ -234,12 +234,12 @@ impl CompatEndpoint {
                 Ok(((self.endpoint.shape)(&json, &inputs), headers))
             }
             Paging::All { list } => {
-                let (items, total) = self
+                let (items, total, headers) = self
                     .collect(&request.upstream, &call, &base, list, 0, MAX_ITEMS)
                     .await?;
                 let count = items.len() as u32;
                 let page = page_json(items, total, 1, count);
-                Ok(((self.endpoint.shape)(&page, &inputs), HeaderMap::new()))
+                Ok(((self.endpoint.shape)(&page, &inputs), headers))
             }
             Paging::Pages {
                 list,
@@ -263,7 +263,7 @@ impl CompatEndpoint {
                     (1, MAX_ITEMS as u32)
                 };
                 let offset = (page_number as usize - 1) * page_size as usize;
-                let (items, total) = self
+                let (items, total, headers) = self
                     .collect(
                         &request.upstream,
                         &call,
@@ -274,7 +274,7 @@ impl CompatEndpoint {
                     )
                     .await?;
                 let page = page_json(items, total, page_number, page_size);
-                Ok(((self.endpoint.shape)(&page, &inputs), HeaderMap::new()))
+                Ok(((self.endpoint.shape)(&page, &inputs), headers))
             }
         }
     }
@@ -449,7 +449,8 @@ impl CompatEndpoint {
     }
 
     /// Items `offset..offset + limit` of the list field `list` (JSON name),
-    /// following page tokens; and the list's total.
+    /// following page tokens; the list's total; and the last page's
+    /// metadata (the server's rate-limit figures, if any).
     async fn collect(
         &self,
         upstream: &Upstream,
@@ -458,18 +459,20 @@ impl CompatEndpoint {
         list: &str,
         offset: usize,
         limit: usize,
-    ) -> Result<(Vec<Value>, i64), Failure> {
+    ) -> Result<(Vec<Value>, i64, HeaderMap), Failure> {
         let wanted = offset + limit;
         let mut seen = 0usize;
         let mut items = Vec::new();
         let mut token = String::new();
         let mut total;
+        let mut headers;
         loop {
             let mut request = base.clone();
             let size = (wanted - seen).clamp(1, MAX_RPC_PAGE);
             request::set_path(&mut request, "page_size", json!(size));
             request::set_path(&mut request, "page_token", json!(token));
             let response = self.call(upstream, call, &request).await?;
+            headers = response.metadata().clone().into_headers();
             let json = self.response_json(response.get_ref())?;
             let page = json[list].as_array().cloned().unwrap_or_default();
             total = json["totalSize"].as_i64().unwrap_or(0);
@@ -484,7 +487,7 @@ impl CompatEndpoint {
                 break;
             }
         }
-        Ok((items, total.max(seen as i64)))
+        Ok((items, total.max(seen as i64), headers))
     }
 
     fn response_json(&self, message: &DynamicMessage) -> Result<Value, Failure> {

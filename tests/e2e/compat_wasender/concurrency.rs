@@ -118,7 +118,18 @@ impl UnaryService<ListGroupsRequest> for FakeGroups {
                     .map_err(|_| Status::unavailable("closed"))?
                     .forget();
             }
-            Ok(Response::new(ListGroupsResponse::default()))
+            let mut response = Response::new(ListGroupsResponse::default());
+            if request.get_ref().parent == "sessions/2" {
+                // A server-side window's figures, as account protection sends them.
+                for (key, value) in [
+                    ("x-ratelimit-limit", "10"),
+                    ("x-ratelimit-remaining", "9"),
+                    ("x-ratelimit-reset", "60"),
+                ] {
+                    response.metadata_mut().insert(key, value.parse().unwrap());
+                }
+            }
+            Ok(response)
         })
     }
 }
@@ -223,6 +234,9 @@ async fn a_session_over_its_concurrency_cap_is_refused_at_once_until_a_request_f
     // Another session has its own slots.
     let other = get_groups(&base, "key-2").await;
     expect(&other, 200, "another session's request");
+    // A listed page's rate figures from the server win over the gateway's window.
+    assert_eq!(other.header("x-ratelimit-limit"), Some("10"));
+    assert_eq!(other.header("x-ratelimit-remaining"), Some("9"));
 
     // One held request finishes: its slot serves the next request.
     gate.release.add_permits(1);

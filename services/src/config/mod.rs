@@ -621,6 +621,28 @@ mod tests {
     }
 
     #[test]
+    fn the_wasender_concurrency_cap_defaults_to_ten_and_is_configurable() {
+        let cap = |vars: &[(&str, &str)]| {
+            Config::load_from(None, &env(vars), &Overrides::default())
+                .map(|c| c.gateway_profile_concurrency)
+        };
+        assert_eq!(cap(&[]).unwrap(), 10);
+        assert_eq!(
+            cap(&[("WAGATE_GATEWAY_PROFILE_CONCURRENCY", "3")]).unwrap(),
+            3
+        );
+        assert_eq!(
+            cap(&[("WAGATE_GATEWAY_PROFILE_CONCURRENCY", "0")]).unwrap(),
+            0
+        );
+        let err = cap(&[("WAGATE_GATEWAY_PROFILE_CONCURRENCY", "many")]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("WAGATE_GATEWAY_PROFILE_CONCURRENCY"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
     fn file_then_env_then_flags() {
         let dir = std::env::temp_dir().join(format!("wagate-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

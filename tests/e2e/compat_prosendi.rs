@@ -234,14 +234,7 @@ async fn prosendi_endpoints_answer_with_the_seeds_fields_and_messages_are_sent()
             "{defaults:?}"
         );
 
-        // set-default has nowhere durable to live: 501, after a 404 check.
-        let unsupported = expect(
-            &api.admin(Method::POST, &format!("/devices/{b}/set-default"), None)
-                .await,
-            501,
-            "set-default",
-        );
-        assert_eq!(unsupported["error"]["code"], "not_implemented");
+        // set-default (covered in compat_state) on an unknown device: 404.
         let unknown = expect(
             &api.admin(Method::POST, "/devices/999999/set-default", None)
                 .await,

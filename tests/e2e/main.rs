@@ -9,6 +9,7 @@ mod compat_onsend;
 mod compat_openapi;
 mod compat_prosendi;
 mod compat_saas;
+mod compat_state;
 mod compat_wasender;
 mod contacts;
 mod engine_events;

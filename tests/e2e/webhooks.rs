@@ -40,7 +40,7 @@ impl Received {
             .unwrap_or_default()
     }
 
-    fn json(&self) -> Json {
+    pub(crate) fn json(&self) -> Json {
         serde_json::from_slice(&self.body).expect("JSON body")
     }
 }
@@ -112,7 +112,7 @@ impl Receiver {
 
 /// Standard Webhooks verification as a receiver would write it, with a
 /// 5-minute tolerance; `now` is the receiver's clock (Unix seconds).
-fn verify_standard(secret: &str, request: &Received, now: i64) -> Result<(), String> {
+pub(crate) fn verify_standard(secret: &str, request: &Received, now: i64) -> Result<(), String> {
     let id = request.header("webhook-id");
     let timestamp: i64 = request
         .header("webhook-timestamp")
@@ -136,7 +136,7 @@ fn verify_standard(secret: &str, request: &Received, now: i64) -> Result<(), Str
     }
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -215,10 +215,17 @@ impl CompatEndpoint {
                         .await?,
                 );
             }
-            Scope::Device(field) => {
+            Scope::Device(field, default_label) => {
                 inputs.caller_session = Some(
-                    self.device(&request.upstream, &call, credential, &inputs, field)
-                        .await?,
+                    self.device(
+                        &request.upstream,
+                        &call,
+                        credential,
+                        &inputs,
+                        field,
+                        default_label,
+                    )
+                    .await?,
                 );
             }
         }
@@ -331,8 +338,8 @@ impl CompatEndpoint {
     }
 
     /// The device of a [`Scope::Device`] request: the session `field` names,
-    /// else the session key's own, else (account token) the oldest connected
-    /// session — never a session that cannot send right now.
+    /// else the session key's own, else (account token) the default device
+    /// (see [`default_mark`]), else the oldest connected session.
     async fn device(
         &self,
         upstream: &Upstream,
@@ -340,6 +347,7 @@ impl CompatEndpoint {
         credential: Option<&str>,
         inputs: &Inputs,
         field: &str,
+        default_label: Option<&str>,
     ) -> Result<i64, Failure> {
         let named = request::body_value(&inputs.body, field)
             .cloned()
@@ -368,6 +376,7 @@ impl CompatEndpoint {
         request.set_field_by_name("page_size", prost_reflect::Value::I32(MAX_RPC_PAGE as i32));
         let mut token = String::new();
         let mut oldest: Option<i64> = None;
+        let mut default: Option<(i64, i64)> = None;
         loop {
             request.set_field_by_name("page_token", prost_reflect::Value::String(token));
             let response = upstream
@@ -376,6 +385,11 @@ impl CompatEndpoint {
                 .map_err(|status| self.status_failure(status))?;
             let json = self.response_json(response.get_ref())?;
             for session in json["sessions"].as_array().into_iter().flatten() {
+                if let Some(label) = default_label
+                    && let Some(marked) = default_mark(session, label)
+                {
+                    default = default.max(Some(marked));
+                }
                 if session["status"] == "SESSION_STATUS_CONNECTED"
                     && let Some(id) = session["id"].as_str().and_then(|id| id.parse().ok())
                 {
@@ -386,6 +400,9 @@ impl CompatEndpoint {
             if token.is_empty() {
                 break;
             }
+        }
+        if let Some((_, id)) = default {
+            return Ok(id);
         }
         oldest.ok_or_else(|| {
             self.status_failure(session_not_connected(format!(
@@ -531,6 +548,15 @@ impl CompatEndpoint {
         }
         (status, headers, body.to_string()).into_response()
     }
+}
+
+/// A session (ListSessions JSON) marked as default device by `label`: the
+/// mark's value (when it was set, Unix milliseconds) and the session id.
+/// The most recent mark wins, so setting a default needs no other writes.
+pub fn default_mark(session: &Value, label: &str) -> Option<(i64, i64)> {
+    let mark = session["labels"][label].as_str()?.parse().ok()?;
+    let id = session["id"].as_str().and_then(|id| id.parse().ok())?;
+    Some((mark, id))
 }
 
 /// FAILED_PRECONDITION with the server's reason for a session that is not

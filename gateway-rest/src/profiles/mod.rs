@@ -41,10 +41,12 @@ pub enum Scope {
     /// A session API key; the session is the key's own (looked up once per key).
     Session,
     /// Either credential; the session ("device") is the one the named body
-    /// or query field gives, else the session key's own, else — with the
-    /// account token — the oldest connected session (products that pick a
-    /// device for the caller).
-    Device(&'static str),
+    /// or query field (the first) gives, else the session key's own, else —
+    /// with the account token — the default device: the session carrying
+    /// the label (the second, if any) with the highest value (the time it
+    /// was made the default), else the oldest connected session (products
+    /// that pick a device for the caller).
+    Device(&'static str, Option<&'static str>),
 }
 
 /// Where a request value comes from.
@@ -424,8 +426,11 @@ pub fn openapi_operation(
     let credential = match endpoint.scope {
         Scope::Account => "the personal access token (wagate's admin token)".to_owned(),
         Scope::Session => "the session's API key".to_owned(),
-        Scope::Device(field) => format!(
+        Scope::Device(field, None) => format!(
             "the admin token (the session is `{field}`, else the oldest connected one) or a session's API key"
+        ),
+        Scope::Device(field, Some(_)) => format!(
+            "the admin token (the session is `{field}`, else the default device, else the oldest connected one) or a session's API key"
         ),
     };
     let operation_id = format!(

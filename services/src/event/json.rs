@@ -7,6 +7,27 @@ use serde_json::{Map, Value, json};
 use wagate_proto::v1 as pb;
 use wagate_proto::v1::event::Payload;
 
+use crate::session::model::WebhookFormat;
+
+/// A session's webhook body for a logged event (`event_pb`'s form, whose
+/// `json` is the seed-001 body) in the session's format; None when the format
+/// has no such event (see `json_saas`).
+pub fn webhook_body(format: WebhookFormat, event: &pb::Event, session_id: i64) -> Option<String> {
+    match format {
+        WebhookFormat::Wasender if !event.json.is_empty() => Some(event.json.clone()),
+        WebhookFormat::Wasender => Some(render(event, session_id).to_string()),
+        WebhookFormat::Saas => super::json_saas::render(event, session_id).map(|v| v.to_string()),
+    }
+}
+
+/// Whether a session in `format` gets webhooks of this event at all.
+pub fn has_counterpart(format: WebhookFormat, event_type: &str, payload: &Payload) -> bool {
+    match format {
+        WebhookFormat::Wasender => true,
+        WebhookFormat::Saas => super::json_saas::event_name(event_type, Some(payload)).is_some(),
+    }
+}
+
 /// The webhook body of an event.
 pub fn render(event: &pb::Event, session_id: i64) -> Value {
     json!({

@@ -56,8 +56,14 @@ pub fn to_new_events(
     drafts
         .into_iter()
         .map(|draft| {
-            let webhook = settings
-                .is_some_and(|s| selected_for_webhook(s, draft.event_type, draft.chat.as_deref()));
+            let webhook = settings.is_some_and(|s| {
+                selected_for_webhook(s, draft.event_type, draft.chat.as_deref())
+                    && super::json::has_counterpart(
+                        s.webhook_format,
+                        draft.event_type,
+                        &draft.payload,
+                    )
+            });
             let event = pb::Event {
                 r#type: draft.event_type.to_owned(),
                 create_time: Some(timestamp(now)),
@@ -421,6 +427,7 @@ mod tests {
             ignore_broadcasts: false,
             proxy_url: String::new(),
             always_online: false,
+            ..Default::default()
         }
     }
 

@@ -6,7 +6,7 @@ use wagate_proto::v1 as pb;
 use wagate_proto::v1::session_service_server::SessionService;
 
 use super::manager::{SessionManager, SettingsPatch};
-use super::model::{self, LogEntry, LogType, Session, Settings};
+use super::model::{self, LogEntry, LogType, Session, Settings, WebhookFormat};
 use super::settings::redact_proxy;
 use crate::api::{
     self, bearer, decode_page_token, encode_page_token, page_size, session_id, session_name,
@@ -105,6 +105,23 @@ pub fn session_pb(session: &Session, api_key: Option<String>) -> pb::Session {
         create_time: Some(timestamp(session.create_time)),
         update_time: Some(timestamp(session.update_time)),
         resources: None,
+        webhook_format: webhook_format_pb(s.webhook_format) as i32,
+        labels: s.labels.clone().into_iter().collect(),
+    }
+}
+
+fn webhook_format_pb(format: WebhookFormat) -> pb::WebhookFormat {
+    match format {
+        WebhookFormat::Wasender => pb::WebhookFormat::Wasender,
+        WebhookFormat::Saas => pb::WebhookFormat::Saas,
+    }
+}
+
+/// UNSPECIFIED (and unknown numbers) are the default format.
+fn webhook_format_of(value: i32) -> WebhookFormat {
+    match pb::WebhookFormat::try_from(value) {
+        Ok(pb::WebhookFormat::Saas) => WebhookFormat::Saas,
+        _ => WebhookFormat::Wasender,
     }
 }
 
@@ -156,6 +173,8 @@ fn settings_from_pb(session: &pb::Session) -> Settings {
         ignore_broadcasts: session.ignore_broadcasts,
         proxy_url: session.proxy_url.clone(),
         always_online: session.always_online,
+        webhook_format: webhook_format_of(session.webhook_format),
+        labels: session.labels.clone().into_iter().collect(),
     }
 }
 
@@ -197,6 +216,10 @@ fn patch_from_pb(
         patch.ignore_broadcasts = flag(session.ignore_broadcasts);
         patch.proxy_url = text(&session.proxy_url);
         patch.always_online = flag(session.always_online);
+        patch.webhook_format =
+            (session.webhook_format != 0).then(|| webhook_format_of(session.webhook_format));
+        patch.labels =
+            (!session.labels.is_empty()).then(|| session.labels.clone().into_iter().collect());
         return Ok(patch);
     }
     let mut violations = Vec::new();
@@ -220,6 +243,16 @@ fn patch_from_pb(
             "ignore_broadcasts" => patch.ignore_broadcasts = Some(session.ignore_broadcasts),
             "proxy_url" => patch.proxy_url = Some(session.proxy_url.clone()),
             "always_online" => patch.always_online = Some(session.always_online),
+            "webhook_format" => {
+                patch.webhook_format = Some(webhook_format_of(session.webhook_format))
+            }
+            "labels" => patch.labels = Some(session.labels.clone().into_iter().collect()),
+            other if other.starts_with("labels.") => {
+                let key = &other["labels.".len()..];
+                patch
+                    .label_changes
+                    .push((key.to_owned(), session.labels.get(key).cloned()));
+            }
             other if OUTPUT_ONLY.contains(&other) => {
                 violations.push(crate::error::FieldViolation::new(
                     "update_mask",

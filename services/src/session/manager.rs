@@ -5,7 +5,7 @@
 //! connections on one session's credentials.
 
 use crate::event::Events;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +14,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::applier::{EventApplier, record_status};
-use super::model::{LogEntry, LogType, Page, QrCode, Session, SessionId, Settings, Status};
+use super::model::{
+    LogEntry, LogType, Page, QrCode, Session, SessionId, Settings, Status, WebhookFormat,
+};
 use super::settings;
 use crate::auth;
 use crate::engine::{Connection, Engine, OpenOptions, PairCode};
@@ -50,6 +52,12 @@ pub struct SettingsPatch {
     pub ignore_broadcasts: Option<bool>,
     pub proxy_url: Option<String>,
     pub always_online: Option<bool>,
+    pub webhook_format: Option<WebhookFormat>,
+    /// Replaces every label (mask path `labels`).
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Sets (Some) or removes (None) single labels, after `labels` (mask
+    /// paths `labels.<key>`).
+    pub label_changes: Vec<(String, Option<String>)>,
 }
 
 impl SettingsPatch {
@@ -76,6 +84,14 @@ impl SettingsPatch {
         set(&mut settings.ignore_broadcasts, self.ignore_broadcasts);
         set(&mut settings.proxy_url, self.proxy_url);
         set(&mut settings.always_online, self.always_online);
+        set(&mut settings.webhook_format, self.webhook_format);
+        set(&mut settings.labels, self.labels);
+        for (key, value) in self.label_changes {
+            match value {
+                Some(value) => settings.labels.insert(key, value),
+                None => settings.labels.remove(&key),
+            };
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! The session domain's types, independent of transport and storage.
 
+use std::collections::BTreeMap;
+
 pub type SessionId = i64;
 
 /// A session's connection status (seed 001's names).
@@ -63,6 +65,37 @@ pub struct Settings {
     pub ignore_broadcasts: bool,
     pub proxy_url: String,
     pub always_online: bool,
+    /// The JSON shape of webhook bodies.
+    pub webhook_format: WebhookFormat,
+    /// AIP-122 labels (compatibility profiles keep their marks here).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The JSON shape of a session's webhook bodies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WebhookFormat {
+    /// Seed 001 (WasenderAPI): every event type.
+    #[default]
+    Wasender,
+    /// Seed 002 (the generic SaaS): its five event names, ISO-8601 times.
+    Saas,
+}
+
+impl WebhookFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Wasender => "wasender",
+            WebhookFormat::Saas => "saas",
+        }
+    }
+
+    /// Unknown stored names read as the default.
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "saas" => WebhookFormat::Saas,
+            _ => WebhookFormat::Wasender,
+        }
+    }
 }
 
 /// The WhatsApp account a session is linked to.

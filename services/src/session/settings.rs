@@ -88,6 +88,8 @@ pub fn validate(settings: &mut Settings, prefix: &str, allow_private_urls: bool)
         }
     }
 
+    validate_labels(&settings.labels, &field("labels"), &mut violations);
+
     let proxy = settings.proxy_url.trim().to_owned();
     if !proxy.is_empty() {
         match outbound_url(&proxy, UrlKind::Proxy, allow_private_urls) {
@@ -102,6 +104,53 @@ pub fn validate(settings: &mut Settings, prefix: &str, allow_private_urls: bool)
         Ok(())
     } else {
         Err(Error::invalid(violations))
+    }
+}
+
+/// Most labels on one session.
+pub const MAX_LABELS: usize = 64;
+/// Longest label key or value.
+pub const MAX_LABEL_LENGTH: usize = 63;
+
+/// AIP-122 label rules (as Google Cloud's): keys 1 to 63 characters of
+/// lowercase letters, digits, `_` and `-`, starting with a letter; values 0 to
+/// 63 of the same characters. Violations name `{field}.{key}` (or `{field}`
+/// for the count).
+fn validate_labels(
+    labels: &std::collections::BTreeMap<String, String>,
+    field: &str,
+    violations: &mut Vec<FieldViolation>,
+) {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+    if labels.len() > MAX_LABELS {
+        violations.push(FieldViolation::new(
+            field,
+            format!("at most {MAX_LABELS} labels (got {})", labels.len()),
+        ));
+    }
+    for (key, value) in labels {
+        let at = format!("{field}.{key}");
+        if key.is_empty() || key.len() > MAX_LABEL_LENGTH {
+            violations.push(FieldViolation::new(
+                at,
+                format!("label keys must be 1 to {MAX_LABEL_LENGTH} characters"),
+            ));
+        } else if !key.starts_with(|c: char| c.is_ascii_lowercase()) || !key.chars().all(allowed) {
+            violations.push(FieldViolation::new(
+                at,
+                "label keys must start with a lowercase letter and contain only lowercase letters, digits, `_` and `-`",
+            ));
+        } else if value.len() > MAX_LABEL_LENGTH {
+            violations.push(FieldViolation::new(
+                at,
+                format!("label values must be at most {MAX_LABEL_LENGTH} characters"),
+            ));
+        } else if !value.chars().all(allowed) {
+            violations.push(FieldViolation::new(
+                at,
+                "label values may contain only lowercase letters, digits, `_` and `-`",
+            ));
+        }
     }
 }
 
@@ -163,6 +212,43 @@ mod tests {
                 "session.proxy_url"
             ]
         );
+    }
+
+    #[test]
+    fn labels_follow_aip_122() {
+        let mut s = valid();
+        s.labels = [
+            ("team", "sales-eu"),
+            ("prosendi-default", "1733000000000"),
+            ("empty", ""),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        validate(&mut s, "session", false).unwrap();
+        let long = "a".repeat(64);
+        for (key, value) in [
+            ("Team", "x"),
+            ("1team", "x"),
+            ("", "x"),
+            (long.as_str(), "x"),
+            ("team", "Sales"),
+            ("team", "a b"),
+            ("team", long.as_str()),
+        ] {
+            let mut s = valid();
+            s.labels.insert(key.to_owned(), value.to_owned());
+            let err = validate(&mut s, "session", false).unwrap_err();
+            assert_eq!(
+                err.field_violations[0].field,
+                format!("session.labels.{key}"),
+                "{key:?}={value:?}"
+            );
+        }
+        let mut s = valid();
+        s.labels = (0..65).map(|i| (format!("k{i}"), String::new())).collect();
+        let err = validate(&mut s, "session", false).unwrap_err();
+        assert_eq!(err.field_violations[0].field, "session.labels");
     }
 
     #[test]

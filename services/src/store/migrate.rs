@@ -74,6 +74,14 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0010_chats.sql"),
         postgres: include_str!("../../../migrations/postgres/0010_chats.sql"),
     },
+    Migration {
+        version: 11,
+        description: "session labels and webhook format",
+        sqlite: include_str!("../../../migrations/sqlite/0011_session_labels_webhook_format.sql"),
+        postgres: include_str!(
+            "../../../migrations/postgres/0011_session_labels_webhook_format.sql"
+        ),
+    },
 ];
 
 /// Arbitrary constant naming our advisory lock, so replicas starting together

@@ -7,18 +7,25 @@ use super::{Store, flag, now_ms};
 use crate::error::{Error, Result};
 use crate::session::model::{
     LinkedUser, LogEntry, LogType, Page, QrCode, Session, SessionId, Settings, Status,
+    WebhookFormat,
 };
 
 const SESSION_COLUMNS: &str = "id, display_name, phone_number, status, status_reason, status_time, \
     account_protection, log_messages, webhook_url, webhook_enabled, webhook_events, read_incoming_messages, \
     auto_reject_calls, ignore_groups, ignore_channels, ignore_broadcasts, proxy_url, always_online, \
     webhook_secret, user_jid, user_lid, user_push_name, user_phone_number, qr_code, qr_expire_time, \
-    auto_connect, create_time, update_time";
+    auto_connect, create_time, update_time, webhook_format, labels";
+
+fn labels_json(settings: &Settings) -> String {
+    serde_json::to_string(&settings.labels).unwrap_or_else(|_| "{}".into())
+}
 
 fn session_from_row(row: &AnyRow) -> Result<Session, sqlx::Error> {
     let get_flag = |name: &str| row.try_get::<i64, _>(name).map(|v| v != 0);
     let status_text: String = row.try_get("status")?;
     let events_json: String = row.try_get("webhook_events")?;
+    let labels_json: String = row.try_get("labels")?;
+    let webhook_format: String = row.try_get("webhook_format")?;
     let user_jid: String = row.try_get("user_jid")?;
     let qr_code: String = row.try_get("qr_code")?;
     Ok(Session {
@@ -38,6 +45,8 @@ fn session_from_row(row: &AnyRow) -> Result<Session, sqlx::Error> {
             ignore_broadcasts: get_flag("ignore_broadcasts")?,
             proxy_url: row.try_get("proxy_url")?,
             always_online: get_flag("always_online")?,
+            webhook_format: WebhookFormat::parse(&webhook_format),
+            labels: serde_json::from_str(&labels_json).unwrap_or_default(),
         },
         status: Status::parse(&status_text).unwrap_or(Status::Disconnected),
         status_reason: row.try_get("status_reason")?,
@@ -100,8 +109,8 @@ impl Store {
             "INSERT INTO sessions (display_name, phone_number, status, status_time, account_protection, \
              log_messages, webhook_url, webhook_enabled, webhook_events, read_incoming_messages, auto_reject_calls, \
              ignore_groups, ignore_channels, ignore_broadcasts, proxy_url, always_online, api_key_hash, \
-             webhook_secret, create_time, update_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $4, $4) \
+             webhook_secret, webhook_format, labels, create_time, update_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $4, $4) \
              RETURNING id",
         )
         .bind(&settings.display_name)
@@ -122,6 +131,8 @@ impl Store {
         .bind(flag(settings.always_online))
         .bind(api_key_hash)
         .bind(webhook_secret)
+        .bind(settings.webhook_format.as_str())
+        .bind(labels_json(settings))
         .fetch_one(&mut *tx)
         .await?;
         insert_log(
@@ -216,7 +227,8 @@ impl Store {
             "UPDATE sessions SET display_name = $1, phone_number = $2, account_protection = $3, log_messages = $4, \
              webhook_url = $5, webhook_enabled = $6, webhook_events = $7, read_incoming_messages = $8, \
              auto_reject_calls = $9, ignore_groups = $10, ignore_channels = $11, ignore_broadcasts = $12, \
-             proxy_url = $13, always_online = $14, update_time = $15 WHERE id = $16",
+             proxy_url = $13, always_online = $14, update_time = $15, webhook_format = $17, labels = $18 \
+             WHERE id = $16",
         )
         .bind(&settings.display_name)
         .bind(&settings.phone_number)
@@ -234,6 +246,8 @@ impl Store {
         .bind(flag(settings.always_online))
         .bind(now)
         .bind(id)
+        .bind(settings.webhook_format.as_str())
+        .bind(labels_json(settings))
         .execute(&mut *tx)
         .await?
         .rows_affected();

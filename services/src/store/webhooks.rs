@@ -9,7 +9,7 @@ use super::query::{bind_values, where_clause};
 use super::{FilterValue, Store, now_ms};
 use crate::error::Result;
 use crate::filter::Conditions;
-use crate::session::model::SessionId;
+use crate::session::model::{SessionId, WebhookFormat};
 
 /// wagate.v1.WebhookDeliveryState numbers.
 pub const PENDING: i64 = 1;
@@ -288,19 +288,23 @@ impl Store {
     }
 
     /// Sessions whose webhook is on, with their URL and secret.
-    pub async fn webhook_sessions(&self) -> Result<Vec<(SessionId, String, String)>> {
+    pub async fn webhook_sessions(
+        &self,
+    ) -> Result<Vec<(SessionId, String, String, WebhookFormat)>> {
         let rows = sqlx::query(
-            "SELECT id, webhook_url, webhook_secret FROM sessions \
+            "SELECT id, webhook_url, webhook_secret, webhook_format FROM sessions \
              WHERE webhook_enabled = 1 AND webhook_url <> ''",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
+                let format: String = row.try_get("webhook_format")?;
                 Ok((
                     row.try_get("id")?,
                     row.try_get("webhook_url")?,
                     row.try_get("webhook_secret")?,
+                    WebhookFormat::parse(&format),
                 ))
             })
             .collect()

@@ -23,10 +23,11 @@ use self::client::{PostOutcome, WebhookClient};
 use crate::config::WebhookConfig;
 use crate::error::{Error, Reason, Result};
 use crate::event::EventLog;
+use crate::event::json;
 use crate::event::record::event_pb;
 use crate::filter::Conditions;
 use crate::media::Fetcher;
-use crate::session::model::SessionId;
+use crate::session::model::{SessionId, WebhookFormat};
 use crate::store::{AttemptOutcome, AttemptRow, DeliveryRow, RecordedAttempt, Store, now_ms};
 
 /// Deliveries created per step from the log.
@@ -42,12 +43,18 @@ const LEASE_TTL: Duration = Duration::from_secs(10);
 struct Target {
     url: String,
     secret: String,
+    /// The JSON shape of the bodies.
+    format: WebhookFormat,
 }
 
 struct Dispatcher {
     target: watch::Sender<Target>,
     stop: CancellationToken,
 }
+
+/// The error of a delivery whose event the session's webhook format has no
+/// counterpart for (its format changed after the event was logged).
+const NO_COUNTERPART: &str = "the event has no counterpart in the session's webhook format";
 
 /// Most attempts recorded in one transaction.
 const RECORD_BATCH: usize = 256;
@@ -115,7 +122,16 @@ impl Webhooks {
                 Ok(sessions) => {
                     let mut wanted: HashMap<SessionId, Target> = sessions
                         .into_iter()
-                        .map(|(id, url, secret)| (id, Target { url, secret }))
+                        .map(|(id, url, secret, format)| {
+                            (
+                                id,
+                                Target {
+                                    url,
+                                    secret,
+                                    format,
+                                },
+                            )
+                        })
                         .collect();
                     let held = match self.claim(&wanted).await {
                         Ok(held) => held,
@@ -263,10 +279,20 @@ impl Webhooks {
             .get_event(delivery.session_id, delivery.cursor)
             .await?
         {
-            Some(row) => {
-                let body = Bytes::from(event_pb(&row).json);
-                post_signed(client, target, &event_id(row.cursor), body).await
-            }
+            Some(row) => match json::webhook_body(target.format, &event_pb(&row), row.session_id) {
+                Some(body) => {
+                    post_signed(client, target, &event_id(row.cursor), Bytes::from(body)).await
+                }
+                None => PostOutcome {
+                    status: 0,
+                    error: format!(
+                        "{NO_COUNTERPART} ({} webhook format)",
+                        target.format.as_str()
+                    ),
+                    response_body: String::new(),
+                    duration: Duration::ZERO,
+                },
+            },
             None => PostOutcome {
                 status: 0,
                 error: "the event is no longer in the log (retention)".into(),
@@ -276,7 +302,10 @@ impl Webhooks {
         };
         let next = if outcome.succeeded() {
             AttemptOutcome::Succeeded
-        } else if outcome.permanent() || outcome.error.contains("no longer in the log") {
+        } else if outcome.permanent()
+            || outcome.error.contains("no longer in the log")
+            || outcome.error.starts_with(NO_COUNTERPART)
+        {
             AttemptOutcome::Failed
         } else {
             let delay = self.backoff(attempt_number);
@@ -378,16 +407,22 @@ impl Webhooks {
             None => record.settings.webhook_url.clone(),
         };
         let now = now_ms();
+        let format = record.settings.webhook_format;
+        let timestamp = match format {
+            WebhookFormat::Wasender => json!(now / 1000),
+            WebhookFormat::Saas => json!(crate::event::json_saas::iso(&crate::api::timestamp(now))),
+        };
         let body = json!({
             "event": "webhook.test",
             "sessionId": session.to_string(),
-            "timestamp": now / 1000,
+            "timestamp": timestamp,
             "data": { "message": "a test webhook from wagate" },
         })
         .to_string();
         let target = Target {
             url: url.clone(),
             secret: record.webhook_secret.clone(),
+            format,
         };
         let id = format!("test_{now}");
         let mut client = WebhookClient::new(self.fetcher.clone(), self.config.timeout);

@@ -15,7 +15,7 @@ use crate::profiles::{
 
 /// The request field that picks a device; absent: the key's session or the
 /// oldest connected one.
-const DEVICE: Scope = Scope::Device("sessionId");
+const DEVICE: Scope = Scope::Device("sessionId", None);
 const PARENT: F = F::caller("parent");
 /// Seed 003's send limits: at most this many items per bulk request.
 const MAX_BULK: usize = 1000;

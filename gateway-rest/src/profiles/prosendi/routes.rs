@@ -5,16 +5,20 @@
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::error;
 use crate::profiles::common::{int, media_content, media_kind_of, session_id_of, text_or_null};
+use crate::profiles::engine::default_mark;
 use crate::profiles::request::{add_error, body_value, required_message, set_path};
 use crate::profiles::{
     BuildFn, Conv, Endpoint, FieldErrors, FieldMap as F, Inputs, Paging, Reply, Scope, ShapeFn,
 };
 
-/// Sends: `device_id` picks the device, else the key's session or the oldest
-/// connected one (wagate keeps no "default device"; see `set_default`).
-const DEVICE: Scope = Scope::Device("device_id");
+/// Sends: `device_id` picks the device, else the key's session, else the
+/// default device, else the oldest connected one.
+const DEVICE: Scope = Scope::Device("device_id", Some(DEFAULT_LABEL));
+/// The session label marking the company's default device: its value is
+/// when it was set (Unix milliseconds); the most recent mark is the default,
+/// so setting one needs no write to the other devices.
+pub const DEFAULT_LABEL: &str = "prosendi-default";
 const DEVICE_NAME: F = F::path("id", "name", Conv::SessionName);
 /// Seed 004's bulk limit is not documented; SendBulk's is 1,000.
 const MAX_BULK: usize = 1000;
@@ -60,6 +64,10 @@ pub fn endpoints() -> Vec<Endpoint> {
         vec![F::path("id", "session.name", Conv::SessionName), F::body("name", "session.display_name", Conv::Copy)],
         device);
     update.update_mask = Some(("update_mask", "session."));
+    let set_default = row(M::POST, "/api/whatsapp/devices/{id}/set-default",
+        "Set the company's default device: sends without device_id use it (label prosendi-default)",
+        "wagate.v1.SessionService.UpdateSession", Account,
+        vec![F::path("id", "session.name", Conv::SessionName)], set_default);
     vec![
         list,
         row(M::POST, "/api/whatsapp/devices", "Create a device (wagate sessions also need phone_number)",
@@ -73,8 +81,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             "wagate.v1.SessionService.ConnectSession", Account, vec![DEVICE_NAME], qr),
         row(M::GET, "/api/whatsapp/devices/{id}/status", "Get a device's status and phone number",
             "wagate.v1.SessionService.GetSession", Account, vec![DEVICE_NAME], status),
-        row(M::POST, "/api/whatsapp/devices/{id}/set-default", "Set the company's default device (not supported: 501)",
-            "wagate.v1.SessionService.GetSession", Account, vec![DEVICE_NAME], set_default),
+        with_build(set_default, mark_default),
         with_build(update, refuse_is_active),
         row(M::DELETE, "/api/whatsapp/devices/{id}", "Delete a device and its session",
             "wagate.v1.SessionService.DeleteSession", Account, vec![DEVICE_NAME], deleted),
@@ -232,14 +239,21 @@ fn device_created(session: &Value, _: &Inputs) -> Reply {
 }
 
 /// `is_default` marks the device a send without `device_id` uses with the
-/// company key: the oldest connected one.
+/// company key: the one set as default last, else the oldest connected one.
 fn device_list(page: &Value, _: &Inputs) -> Reply {
     let sessions = page["items"].as_array().cloned().unwrap_or_default();
-    let default = sessions
+    let marked = sessions
         .iter()
-        .filter(|s| s["status"] == "SESSION_STATUS_CONNECTED")
-        .filter_map(|s| int(&s["id"]).as_i64())
-        .min();
+        .filter_map(|s| default_mark(s, DEFAULT_LABEL))
+        .max()
+        .map(|(_, id)| id);
+    let default = marked.or_else(|| {
+        sessions
+            .iter()
+            .filter(|s| s["status"] == "SESSION_STATUS_CONNECTED")
+            .filter_map(|s| int(&s["id"]).as_i64())
+            .min()
+    });
     let devices: Vec<Value> = sessions
         .iter()
         .map(|s| {
@@ -273,18 +287,29 @@ fn status(session: &Value, _: &Inputs) -> Reply {
     }))
 }
 
-/// The device exists (else 404), but wagate sessions carry no "default"
-/// mark to store it in: 501 rather than a success that changes nothing.
-fn set_default(_: &Value, _: &Inputs) -> Reply {
-    let (status, body) = error(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "Default devices are not supported: pass device_id, or sends use the oldest authenticated device",
+/// Marks the device as default: its `prosendi-default` label becomes now
+/// (only that label changes; an unknown device is 404).
+fn mark_default(request: &mut Value, _: &Inputs) -> Result<(), FieldErrors> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    set_path(
+        request,
+        "session.labels",
+        json!({ DEFAULT_LABEL: now.to_string() }),
     );
-    Reply {
-        status,
-        body: Some(body),
-    }
+    set_path(
+        request,
+        "update_mask",
+        json!(format!("labels.{DEFAULT_LABEL}")),
+    );
+    Ok(())
+}
+
+fn set_default(session: &Value, _: &Inputs) -> Reply {
+    let mut device = device_json(session);
+    device["is_default"] = json!(true);
+    Reply::json(json!({"success": true, "message": "Default device updated", "data": device}))
 }
 
 fn deleted(_: &Value, _: &Inputs) -> Reply {

@@ -56,11 +56,24 @@ fn with_build(mut endpoint: Endpoint, build: BuildFn) -> Endpoint {
 pub fn endpoints() -> Vec<Endpoint> {
     use Method as M;
     use Scope::{Account, Session};
+    // The seed says "Configure a webhook URL per session" without a path:
+    // the session's own, as PUT. Its webhooks then use this API's payload.
+    let mut webhook = row(M::PUT, "/api/v1/whatsapp-sessions/{id}/webhook",
+        "Configure the session's webhook (url, enabled); it then posts this API's payload",
+        "wagate.v1.SessionService.UpdateSession", Account,
+        vec![
+            F::path("id", "session.name", Conv::SessionName),
+            F::body("url", "session.webhook_url", Conv::Copy).required(),
+            F::body("enabled", "session.webhook_enabled", Conv::Bool),
+        ],
+        data);
+    webhook.update_mask = Some(("update_mask", "session."));
+    let webhook = with_build(webhook, saas_webhooks);
     vec![
         // Sessions.
         all(row(M::GET, "/api/v1/whatsapp-sessions", "List all sessions (personal access token)",
             "wagate.v1.SessionService.ListSessions", Account, vec![], data_list), "sessions"),
-        row(M::POST, "/api/v1/whatsapp-sessions", "Create session (personal access token)",
+        with_build(row(M::POST, "/api/v1/whatsapp-sessions", "Create session (personal access token); its webhooks use this API's payload",
             "wagate.v1.SessionService.CreateSession", Account,
             vec![
                 F::body("name", "session.display_name", Conv::Copy).required(),
@@ -68,7 +81,8 @@ pub fn endpoints() -> Vec<Endpoint> {
                 F::body("webhookUrl", "session.webhook_url", Conv::Copy),
                 F::body("webhookEnabled", "session.webhook_enabled", Conv::Bool),
             ],
-            data),
+            data), saas_webhooks),
+        webhook,
         row(M::GET, "/api/v1/whatsapp-sessions/{id}", "Get session (session key or personal access token)",
             "wagate.v1.SessionService.GetSession", Account, vec![SESSION_ID], data),
         row(M::DELETE, "/api/v1/whatsapp-sessions/{id}", "Delete session",
@@ -130,6 +144,26 @@ pub fn endpoints() -> Vec<Endpoint> {
         row(M::POST, "/api/v1/groups/{jid}/leave", "Leave group",
             "wagate.v1.GroupService.LeaveGroup", Session, vec![GROUP_NAME], done),
     ]
+}
+
+/// Sessions created or whose webhook is configured here post seed 002's
+/// webhook payload; a webhook configured with a URL is enabled unless
+/// `enabled` says otherwise.
+fn saas_webhooks(request: &mut Value, inputs: &Inputs) -> Result<(), FieldErrors> {
+    set_path(
+        request,
+        "session.webhook_format",
+        json!("WEBHOOK_FORMAT_SAAS"),
+    );
+    if let Some(Value::String(mask)) = request.get("update_mask") {
+        let mut mask = format!("{mask},webhook_format");
+        if inputs.body.get("enabled").is_none_or(Value::is_null) {
+            set_path(request, "session.webhook_enabled", json!(true));
+            mask.push_str(",webhook_enabled");
+        }
+        set_path(request, "update_mask", json!(mask.trim_start_matches(',')));
+    }
+    Ok(())
 }
 
 fn full_view(request: &mut Value, _: &Inputs) -> Result<(), FieldErrors> {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use wagate_proto::v1 as pb;
 use wagate_proto::v1::message::Content;
 
@@ -26,15 +26,14 @@ use crate::store::{Backend, MessageQuery, MessageSelector, NewOutbound, Queued, 
 
 /// Most sends committed in one transaction.
 const ACCEPT_BATCH: usize = 256;
-/// Batches being committed at once. SQLite has one writer, and its commits
-/// no longer wait for the disk (see `Store::queue_messages_pipelined`): two
-/// suffice to gather one batch while the other is written. PostgreSQL waits
-/// for its WAL flush in each commit, and flushes concurrent commits together:
-/// more batches in flight share each flush.
-fn acceptors(backend: Backend) -> usize {
+/// Batches being written at once. SQLite has one writer, and its commits do
+/// not wait for the disk (see `QueueTurn::queue`): one at a time keeps it
+/// busy. PostgreSQL commits wait for its WAL flush, which two overlapping
+/// commits share (more measured slower on 2 cores).
+fn batches_in_flight(backend: Backend) -> usize {
     match backend {
-        Backend::Sqlite => 2,
-        Backend::Postgres => 4,
+        Backend::Sqlite => 1,
+        Backend::Postgres => 2,
     }
 }
 /// Longest chat presence SendPresence keeps up before sending PAUSED.
@@ -81,10 +80,7 @@ impl Messages {
         config: QueueConfig,
     ) -> Self {
         let (accept, jobs) = mpsc::channel(4 * ACCEPT_BATCH);
-        let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
-        for _ in 0..acceptors(store.backend()) {
-            tokio::spawn(run_acceptor(store.clone(), jobs.clone()));
-        }
+        tokio::spawn(run_acceptor(store.clone(), jobs));
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -703,56 +699,65 @@ pub fn parse_message_name(name: &str, field: &str) -> Result<(SessionId, i64)> {
 }
 
 /// Commits queued sends in batches: every send waiting at the moment of a
-/// commit shares it, so concurrency costs one commit, not one each.
-async fn run_acceptor(store: Store, jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<AcceptJob>>>) {
-    let mut rows: Vec<NewOutbound> = Vec::with_capacity(ACCEPT_BATCH);
-    let mut replies = Vec::with_capacity(ACCEPT_BATCH);
+/// commit shares it, so concurrency costs one commit, not one each. A batch
+/// is gathered only once it can be written (a slot in flight and a turn at
+/// the writer), so sends that arrive meanwhile join it rather than wait for
+/// the one after. Each batch is written and answered in its own task.
+async fn run_acceptor(store: Store, mut jobs: mpsc::Receiver<AcceptJob>) {
+    let in_flight = Arc::new(Semaphore::new(batches_in_flight(store.backend())));
     loop {
-        {
-            let mut jobs = jobs.lock().await;
-            let Some(mut job) = jobs.recv().await else {
-                return;
-            };
-            loop {
-                rows.push(job.message);
-                replies.push(job.reply);
-                if rows.len() == ACCEPT_BATCH {
-                    break;
-                }
-                match jobs.try_recv() {
-                    Ok(next) => job = next,
-                    Err(_) => break,
-                }
+        let Some(first) = jobs.recv().await else {
+            return;
+        };
+        let Ok(slot) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let turn = match store.queue_turn().await {
+            Ok(turn) => turn,
+            Err(err) => {
+                let _ = first.reply.send(Err(err));
+                continue;
             }
+        };
+        let mut rows = vec![first.message];
+        let mut replies = vec![first.reply];
+        while rows.len() < ACCEPT_BATCH {
+            let Ok(job) = jobs.try_recv() else { break };
+            rows.push(job.message);
+            replies.push(job.reply);
         }
-        match store.queue_messages_pipelined(&rows).await {
-            // Answered once on disk; meanwhile this acceptor gathers the next
-            // batch, whose commit may share the same disk sync.
-            Ok((results, durability)) => {
-                let replies = std::mem::replace(&mut replies, Vec::with_capacity(ACCEPT_BATCH));
-                tokio::spawn(async move {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let written = turn.queue(&rows).await;
+            drop(slot);
+            match written {
+                // Answered once on disk; meanwhile the next batch is written
+                // (SQLite's commits then share the disk sync).
+                Ok((results, durability)) => {
+                    // A failed disk sync leaves the rows committed but maybe
+                    // not durable: the callers get the error (and can resend
+                    // with their request id), never a false acceptance.
                     let durable = durability.wait().await;
                     for (reply, result) in replies.into_iter().zip(results) {
                         let _ = reply.send(durable.clone().map(|()| result));
                     }
-                });
-            }
-            // One bad row (e.g. its session deleted meanwhile) must not fail the others.
-            Err(_) if rows.len() > 1 => {
-                for (row, reply) in rows.iter().zip(replies.drain(..)) {
-                    let result = store
-                        .queue_messages(std::slice::from_ref(row))
-                        .await
-                        .and_then(|mut r| r.pop().ok_or_else(|| Error::internal("no result")));
-                    let _ = reply.send(result);
+                }
+                // One bad row (e.g. its session deleted meanwhile) must not fail the others.
+                Err(_) if rows.len() > 1 => {
+                    for (row, reply) in rows.iter().zip(replies) {
+                        let result = store
+                            .queue_messages(std::slice::from_ref(row))
+                            .await
+                            .and_then(|mut r| r.pop().ok_or_else(|| Error::internal("no result")));
+                        let _ = reply.send(result);
+                    }
+                }
+                Err(err) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(err.clone()));
+                    }
                 }
             }
-            Err(err) => {
-                for reply in replies.drain(..) {
-                    let _ = reply.send(Err(err.clone()));
-                }
-            }
-        }
-        rows.clear();
+        });
     }
 }

@@ -203,10 +203,8 @@ mod tests {
             request_hash: None,
         };
         assert_eq!(synchronous(&store.writer).await, FULL);
-        let (queued, durability) = store
-            .queue_messages_pipelined(&[row("one"), row("two")])
-            .await
-            .unwrap();
+        let turn = store.queue_turn().await.unwrap();
+        let (queued, durability) = turn.queue(&[row("one"), row("two")]).await.unwrap();
         let wal = store.wal.clone().unwrap();
         assert_eq!(
             *wal.synced.lock().await,

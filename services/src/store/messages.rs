@@ -3,13 +3,15 @@
 //! queries.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use prost::Message as _;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AssertSqlSafe, Connection, Row};
 use wagate_proto::v1 as pb;
 
-use super::durability::{Durability, RELAXED_BEGIN, RelaxedWriter};
+use super::durability::{Durability, RELAXED_BEGIN, RelaxedWriter, WalSync};
 use super::query::{bind_values, where_clause};
 use super::{Backend, Store, now_ms};
 use crate::error::Result;
@@ -310,6 +312,41 @@ async fn queue_in(
     Ok(results)
 }
 
+/// A writer connection held for queuing one batch (see [`Store::queue_turn`]).
+pub struct QueueTurn {
+    writer: TurnWriter,
+    backend: Backend,
+}
+
+enum TurnWriter {
+    /// SQLite: the commit does not wait for the disk; the WAL sync does.
+    Relaxed(RelaxedWriter, Arc<WalSync>),
+    /// PostgreSQL: the commit returns once durable.
+    Plain(PoolConnection<Any>),
+}
+
+impl QueueTurn {
+    /// Queues the batch in one transaction. Answer its callers after awaiting
+    /// the [`Durability`]: meanwhile the writer can commit the next batch
+    /// (SQLite's commits then share disk syncs). Request ids make it idempotent.
+    pub async fn queue(self, batch: &[NewOutbound]) -> Result<(Vec<Queued>, Durability)> {
+        match self.writer {
+            TurnWriter::Plain(mut conn) => {
+                let mut tx = conn.begin().await?;
+                let queued = queue_in(&mut tx, self.backend, batch).await?;
+                tx.commit().await?;
+                Ok((queued, Durability::done()))
+            }
+            TurnWriter::Relaxed(mut writer, wal) => {
+                let mut tx = writer.conn().begin_with(RELAXED_BEGIN).await?;
+                let queued = queue_in(&mut tx, self.backend, batch).await?;
+                tx.commit().await?;
+                Ok((queued, writer.finish(&wal).await))
+            }
+        }
+    }
+}
+
 impl NewOutbound {
     /// The row just inserted for this message, as stored.
     fn queued_record(&self, id: i64, sender: String, now: i64) -> MessageRecord {
@@ -336,29 +373,25 @@ impl Store {
     /// requests so one commit serves many). Request ids make it idempotent.
     /// Durable on return.
     pub async fn queue_messages(&self, batch: &[NewOutbound]) -> Result<Vec<Queued>> {
-        let (queued, durability) = self.queue_messages_pipelined(batch).await?;
+        let (queued, durability) = self.queue_turn().await?.queue(batch).await?;
         durability.wait().await?;
         Ok(queued)
     }
 
-    /// [`Store::queue_messages`], committed but maybe not yet on disk: answer
-    /// the callers after awaiting the [`Durability`]. Meanwhile the writer
-    /// can commit the next batch (SQLite's commits then share disk syncs).
-    pub async fn queue_messages_pipelined(
-        &self,
-        batch: &[NewOutbound],
-    ) -> Result<(Vec<Queued>, Durability)> {
-        let Some(wal) = &self.wal else {
-            let mut tx = self.writer.begin().await?;
-            let queued = queue_in(&mut tx, self.backend, batch).await?;
-            tx.commit().await?;
-            return Ok((queued, Durability::done()));
+    /// Waits for a turn at the writer to queue one batch. The accept path
+    /// takes its turn before gathering the batch, so the batch holds every
+    /// send that arrived while the writer was busy.
+    pub async fn queue_turn(&self) -> Result<QueueTurn> {
+        let writer = match &self.wal {
+            Some(wal) => {
+                TurnWriter::Relaxed(RelaxedWriter::acquire(&self.writer).await?, wal.clone())
+            }
+            None => TurnWriter::Plain(self.writer.acquire().await?),
         };
-        let mut writer = RelaxedWriter::acquire(&self.writer).await?;
-        let mut tx = writer.conn().begin_with(RELAXED_BEGIN).await?;
-        let queued = queue_in(&mut tx, self.backend, batch).await?;
-        tx.commit().await?;
-        Ok((queued, writer.finish(wal).await))
+        Ok(QueueTurn {
+            writer,
+            backend: self.backend,
+        })
     }
 
     pub async fn get_message(&self, session: SessionId, id: i64) -> Result<Option<MessageRecord>> {

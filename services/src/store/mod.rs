@@ -32,7 +32,7 @@ pub use durability::Durability;
 pub use events::{EventRow, EventScope, NewEvent};
 pub use media::NewMedia;
 pub use message_changes::{MessageRewrite, MessageSelector};
-pub use messages::{FilterValue, MessageQuery, NewOutbound, Queued};
+pub use messages::{FilterValue, MessageQuery, NewOutbound, QueueTurn, Queued};
 pub use sessions::StatusChange;
 pub use sim::{SimAccountRow, SimDeliveryRow, SimDeviceRow};
 pub use sim_directory::SimSavedContact;

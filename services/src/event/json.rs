@@ -197,7 +197,7 @@ pub fn seed_status(status: i32) -> i32 {
     }
 }
 
-fn session_status(status: i32) -> &'static str {
+pub(super) fn session_status(status: i32) -> &'static str {
     match pb::SessionStatus::try_from(status) {
         Ok(pb::SessionStatus::Connected) => "connected",
         Ok(pb::SessionStatus::Connecting) => "connecting",
@@ -209,7 +209,7 @@ fn session_status(status: i32) -> &'static str {
     }
 }
 
-fn presence_name(presence: i32) -> &'static str {
+pub(super) fn presence_name(presence: i32) -> &'static str {
     match pb::PresenceState::try_from(presence) {
         Ok(pb::PresenceState::Available) => "available",
         Ok(pb::PresenceState::Unavailable) => "unavailable",

@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use wagate_proto::v1 as pb;
 use wagate_proto::v1::event::Payload;
 
+use super::json::{presence_name, session_status};
+
 /// The seed-002 name of an event, or None when it has no counterpart.
 pub fn event_name(event_type: &str, payload: Option<&Payload>) -> Option<&'static str> {
     match (event_type, payload) {
@@ -46,8 +48,8 @@ pub fn render(event: &pb::Event, session_id: i64) -> Option<Value> {
     let data = match event.payload.as_ref()? {
         Payload::Message(m) => message(&m.message.clone().unwrap_or_default()),
         Payload::SessionStatus(s) => json!({
-            "status": status_name(s.status),
-            "previousStatus": status_name(s.previous_status),
+            "status": session_status(s.status),
+            "previousStatus": session_status(s.previous_status),
             "reason": s.reason,
         }),
         Payload::Presence(p) => {
@@ -130,28 +132,6 @@ fn content_type(m: &pb::Message) -> &'static str {
         Some(Content::Contact(_)) => "contact",
         Some(Content::Poll(_)) => "poll",
         Some(Content::Reaction(_)) => "reaction",
-    }
-}
-
-fn status_name(status: i32) -> &'static str {
-    match pb::SessionStatus::try_from(status) {
-        Ok(pb::SessionStatus::Connected) => "connected",
-        Ok(pb::SessionStatus::Connecting) => "connecting",
-        Ok(pb::SessionStatus::Disconnected) => "disconnected",
-        Ok(pb::SessionStatus::NeedScan) => "need_scan",
-        Ok(pb::SessionStatus::LoggedOut) => "logged_out",
-        Ok(pb::SessionStatus::Expired) => "expired",
-        _ => "unknown",
-    }
-}
-
-fn presence_name(presence: i32) -> &'static str {
-    match pb::PresenceState::try_from(presence) {
-        Ok(pb::PresenceState::Available) => "available",
-        Ok(pb::PresenceState::Composing) => "composing",
-        Ok(pb::PresenceState::Recording) => "recording",
-        Ok(pb::PresenceState::Paused) => "paused",
-        _ => "unavailable",
     }
 }
 

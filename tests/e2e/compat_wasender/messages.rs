@@ -10,7 +10,10 @@ use http::Method;
 use serde_json::{Value, json};
 use wagate_tests::{backends, eventually};
 
-use super::{Api, Hooks, assert_rate_headers, assert_shape, expect, linked_session, start_server};
+use super::{
+    Api, Hooks, assert_rate_headers, assert_shape, expect, expect_seed_429, linked_session,
+    start_server,
+};
 use crate::messages::png;
 
 const PHONE_A: &str = "+14155550611";
@@ -474,17 +477,11 @@ async fn a_send_over_the_rate_limit_is_429_with_retry_after() {
         assert_rate_headers(&refused);
         assert_eq!(refused.header("x-ratelimit-remaining"), Some("0"));
         assert_eq!(refused.header("x-ratelimit-limit"), Some("1"));
-        let body = expect(&refused, 429, "second send");
-        assert_shape(
-            &body,
-            &json!({"message": "You are on a free trial. You can only send 1 message every 1 minute.", "retry_after": 60}),
-            "429",
-        );
-        let retry_after = body["retry_after"].as_u64().unwrap();
-        assert!((1..=60).contains(&retry_after), "{retry_after}");
-        assert_eq!(
-            refused.header("retry-after"),
-            Some(retry_after.to_string().as_str())
+        expect_seed_429(
+            &refused,
+            "You are on a free trial. You can only send 1 message every 1 minute.",
+            60,
+            "second send",
         );
         server.stop().await;
     }
@@ -514,15 +511,11 @@ async fn the_gateways_request_window_answers_429_in_the_seeds_shape() {
     let refused = list().await.unwrap();
     assert_rate_headers(&refused);
     assert_eq!(refused.header("x-ratelimit-remaining"), Some("0"));
-    let body = expect(&refused, 429, "third request in the window");
-    assert_shape(
-        &body,
-        &json!({"message": "You are on a free trial.", "retry_after": 60}),
-        "429",
-    );
-    assert_eq!(
-        refused.header("retry-after"),
-        Some(body["retry_after"].to_string().as_str())
+    expect_seed_429(
+        &refused,
+        "You are on a free trial.",
+        60,
+        "third request in the window",
     );
     server.stop().await;
 }

@@ -140,6 +140,34 @@ pub fn assert_rate_headers(response: &HttpResponse) {
     }
 }
 
+/// A 429 in seed 001's shape (`{"message", "retry_after"}`, the example's
+/// message) whose `retry_after` is 1 to `max_wait` seconds and matches the
+/// `Retry-After` header. Returns `retry_after`.
+pub fn expect_seed_429(
+    response: &HttpResponse,
+    example_message: &str,
+    max_wait: u64,
+    what: &str,
+) -> u64 {
+    let body = expect(response, 429, what);
+    assert_shape(
+        &body,
+        &json!({"message": example_message, "retry_after": max_wait}),
+        "429",
+    );
+    let retry_after = body["retry_after"].as_u64().unwrap();
+    assert!(
+        (1..=max_wait).contains(&retry_after),
+        "{what}: retry_after {retry_after}"
+    );
+    assert_eq!(
+        response.header("retry-after"),
+        Some(retry_after.to_string().as_str()),
+        "{what}"
+    );
+    retry_after
+}
+
 /// Seed 001's session-creation example body, with `phone`.
 pub fn create_body(name: &str, phone: &str) -> Value {
     json!({

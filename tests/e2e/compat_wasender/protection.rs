@@ -8,10 +8,9 @@
 use std::time::Duration;
 
 use http::Method;
-use serde_json::json;
 use wagate_tests::{TestServer, backends};
 
-use super::{Api, assert_shape, expect, linked_session};
+use super::{Api, expect, expect_seed_429, linked_session};
 
 const PHONE_A: &str = "+14155550641";
 const PHONE_B: &str = "+14155550642";
@@ -45,17 +44,11 @@ async fn protected_endpoints_carry_their_own_window_per_session() {
         assert!((1..=60).contains(&reset), "{reset}");
     }
     let refused = api.call(Method::GET, &picture_path, Some(&key), None).await;
-    let body = expect(&refused, 429, "a third picture in the minute");
-    assert_shape(
-        &body,
-        &json!({"message": "You have account protection enabled.", "retry_after": 60}),
-        "429",
-    );
-    let retry_after = body["retry_after"].as_u64().unwrap();
-    assert!((1..=60).contains(&retry_after), "{retry_after}");
-    assert_eq!(
-        refused.header("retry-after"),
-        Some(retry_after.to_string().as_str())
+    expect_seed_429(
+        &refused,
+        "You have account protection enabled.",
+        60,
+        "a third picture in the minute",
     );
     assert_eq!(refused.header("x-ratelimit-limit"), Some("2"));
     assert_eq!(refused.header("x-ratelimit-remaining"), Some("0"));

@@ -31,6 +31,8 @@ struct Figures {
     p50: Duration,
     p99: Duration,
     server_cpu_per_call: Duration,
+    /// The same for this process, the callers (they share the machine).
+    client_cpu_per_call: Duration,
 }
 
 /// Runs `call` from `callers` tasks over a few shared connections for `duration`.
@@ -47,6 +49,7 @@ where
 {
     let call = Arc::new(call);
     let cpu_before = super::cpu_time(server_pid)?;
+    let client_cpu_before = super::cpu_time(std::process::id())?;
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -71,6 +74,7 @@ where
     }
     let elapsed = started.elapsed();
     let server_cpu = super::cpu_time(server_pid)?.saturating_sub(cpu_before);
+    let client_cpu = super::cpu_time(std::process::id())?.saturating_sub(client_cpu_before);
     all.sort();
     let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
     Ok(Figures {
@@ -78,6 +82,7 @@ where
         p50: at(0.50),
         p99: at(0.99),
         server_cpu_per_call: server_cpu / all.len().max(1) as u32,
+        client_cpu_per_call: client_cpu / all.len().max(1) as u32,
     })
 }
 
@@ -187,15 +192,17 @@ async fn run_backend(
     )
     .await?;
     println!(
-        "{label} (worker {worker}): Health/Check {:.0}/s (p50 {:?}, p99 {:?}, server CPU {:?}/call); SendMessage accepted {:.0}/s (p50 {:?}, p99 {:?}, server CPU {:?}/call); ratio {:.2}",
+        "{label} (worker {worker}): Health/Check {:.0}/s (p50 {:?}, p99 {:?}, CPU/call server {:?}, client {:?}); SendMessage accepted {:.0}/s (p50 {:?}, p99 {:?}, CPU/call server {:?}, client {:?}); ratio {:.2}",
         ceiling.per_second,
         ceiling.p50,
         ceiling.p99,
         ceiling.server_cpu_per_call,
+        ceiling.client_cpu_per_call,
         accept.per_second,
         accept.p50,
         accept.p99,
         accept.server_cpu_per_call,
+        accept.client_cpu_per_call,
         accept.per_second / ceiling.per_second,
         worker = worker.describe(),
     );
@@ -228,11 +235,12 @@ pub async fn send(options: SendOptions) -> anyhow::Result<()> {
          connections for {} s each, one linked simulated session sending text to one recipient. Each row is its own \
          server: with the queue worker paced by the default account protection (the accept path alone), and with \
          protection off so the worker sends concurrently at full speed (its writes share the database). The ceiling \
-         is the same server's `grpc.health.v1.Health/Check` in the same run. Server CPU per call is the server \
-         process's CPU time during the measurement divided by the calls (the bench client shares the machine's cores). \
+         is the same server's `grpc.health.v1.Health/Check` in the same run. CPU per call is a process's CPU time \
+         during the measurement divided by the calls, for the server and for the bench client (which shares the \
+         machine's cores, so a costlier call on either side lowers both figures). \
          Target: accept throughput at least half of the ceiling, p99 under 20 ms.\n\n\
-         | Store | Queue worker | Health/Check (ceiling) | SendMessage accepted | Accept / ceiling | Accept p50 | Accept p99 | Server CPU per call: Check / Send |\n\
-         |---|---|---|---|---|---|---|---|\n",
+         | Store | Queue worker | Health/Check (ceiling) | SendMessage accepted | Accept / ceiling | Accept p50 | Accept p99 | Server CPU per call: Check / Send | Client CPU per call: Check / Send |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
         if options.postgres_url.is_some() {
             " --postgres-url …"
         } else {
@@ -245,7 +253,7 @@ pub async fn send(options: SendOptions) -> anyhow::Result<()> {
     );
     for (label, worker, (ceiling, accept)) in &rows {
         body.push_str(&format!(
-            "| {label} | {} | {:.0}/s | {:.0}/s | {:.2} | {} | {} | {:.0} µs / {:.0} µs |\n",
+            "| {label} | {} | {:.0}/s | {:.0}/s | {:.2} | {} | {} | {:.0} µs / {:.0} µs | {:.0} µs / {:.0} µs |\n",
             worker.describe(),
             ceiling.per_second,
             accept.per_second,
@@ -254,6 +262,8 @@ pub async fn send(options: SendOptions) -> anyhow::Result<()> {
             ms(accept.p99),
             ceiling.server_cpu_per_call.as_secs_f64() * 1e6,
             accept.server_cpu_per_call.as_secs_f64() * 1e6,
+            ceiling.client_cpu_per_call.as_secs_f64() * 1e6,
+            accept.client_cpu_per_call.as_secs_f64() * 1e6,
         ));
     }
     body.push('\n');

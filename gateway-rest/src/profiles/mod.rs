@@ -304,6 +304,33 @@ pub struct ProfileLimits {
     pub concurrent_per_session: u32,
 }
 
+/// The request window every profile has: `requests_per_minute` per credential.
+fn per_minute_window(limits: &ProfileLimits) -> SharedState {
+    SharedState::new(Limiter::new(
+        limits.requests_per_minute,
+        std::time::Duration::from_secs(60),
+    ))
+}
+
+/// [`install`] for a profile whose only state is its request window.
+fn install_windowed(
+    pool: &DescriptorPool,
+    routes: &mut RouteTable,
+    prefix: &str,
+    limits: &ProfileLimits,
+    endpoints: Vec<Endpoint>,
+    flavor: Arc<dyn Flavor>,
+) -> anyhow::Result<()> {
+    install(
+        pool,
+        routes,
+        prefix,
+        endpoints,
+        flavor,
+        Arc::new(per_minute_window(limits)),
+    )
+}
+
 /// A profile the gateway can serve: its configuration name, the prefix its
 /// paths get unless configured otherwise, and how it is installed.
 struct Known {
@@ -322,28 +349,56 @@ const KNOWN: [Known; 5] = [
         name: chatsuite::NAME,
         default_prefix: chatsuite::DEFAULT_PREFIX,
         install: |pool, routes, prefix, limits| {
-            chatsuite::install(pool, routes, prefix, limits.requests_per_minute)
+            install_windowed(
+                pool,
+                routes,
+                prefix,
+                limits,
+                chatsuite::endpoints(),
+                Arc::new(chatsuite::ChatSuite),
+            )
         },
     },
     Known {
         name: prosendi::NAME,
         default_prefix: prosendi::DEFAULT_PREFIX,
         install: |pool, routes, prefix, limits| {
-            prosendi::install(pool, routes, prefix, limits.requests_per_minute)
+            install_windowed(
+                pool,
+                routes,
+                prefix,
+                limits,
+                prosendi::endpoints(),
+                Arc::new(prosendi::Prosendi),
+            )
         },
     },
     Known {
         name: onsend::NAME,
         default_prefix: onsend::DEFAULT_PREFIX,
         install: |pool, routes, prefix, limits| {
-            onsend::install(pool, routes, prefix, limits.requests_per_minute)
+            install_windowed(
+                pool,
+                routes,
+                prefix,
+                limits,
+                onsend::endpoints(),
+                Arc::new(onsend::OnSend),
+            )
         },
     },
     Known {
         name: saas::NAME,
         default_prefix: saas::DEFAULT_PREFIX,
         install: |pool, routes, prefix, limits| {
-            saas::install(pool, routes, prefix, limits.requests_per_minute)
+            install_windowed(
+                pool,
+                routes,
+                prefix,
+                limits,
+                saas::endpoints(),
+                Arc::new(saas::Saas),
+            )
         },
     },
 ];

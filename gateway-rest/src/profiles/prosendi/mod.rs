@@ -9,17 +9,12 @@
 
 mod routes;
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use http::StatusCode;
-use prost_reflect::DescriptorPool;
 use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use super::{Failure, FieldErrors, Flavor, Limiter, Scope, SharedState};
-use crate::routes::RouteTable;
+use super::{Failure, FieldErrors, Flavor, Scope};
 
 /// The profile's configuration name.
 pub const NAME: &str = "prosendi";
@@ -27,21 +22,6 @@ pub const NAME: &str = "prosendi";
 pub const DEFAULT_PREFIX: &str = "/prosendi";
 
 pub use routes::endpoints;
-
-/// Adds the Prosendi bindings under `prefix`; `requests_per_minute` is the
-/// gateway's request limit per credential on these endpoints.
-pub fn install(
-    pool: &DescriptorPool,
-    routes: &mut RouteTable,
-    prefix: &str,
-    requests_per_minute: u32,
-) -> anyhow::Result<()> {
-    let state = Arc::new(SharedState::new(Limiter::new(
-        requests_per_minute,
-        Duration::from_secs(60),
-    )));
-    super::install(pool, routes, prefix, endpoints(), Arc::new(Prosendi), state)
-}
 
 pub struct Prosendi;
 

@@ -10,7 +10,6 @@ mod routes;
 mod shapes;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::StatusCode;
 use prost_reflect::DescriptorPool;
@@ -18,7 +17,7 @@ use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use super::{Failure, Flavor, Limiter, ProfileLimits, Scope, SharedState};
+use super::{Failure, Flavor, ProfileLimits, Scope};
 use crate::routes::RouteTable;
 
 /// The profile's configuration name.
@@ -36,13 +35,8 @@ pub fn install(
     prefix: &str,
     limits: &ProfileLimits,
 ) -> anyhow::Result<()> {
-    let state = Arc::new(
-        SharedState::new(Limiter::new(
-            limits.requests_per_minute,
-            Duration::from_secs(60),
-        ))
-        .with_concurrency(limits.concurrent_per_session),
-    );
+    let state =
+        Arc::new(super::per_minute_window(limits).with_concurrency(limits.concurrent_per_session));
     super::install(pool, routes, prefix, endpoints(), Arc::new(Wasender), state)
 }
 
@@ -213,7 +207,7 @@ mod tests {
     #[test]
     fn rate_limits_carry_retry_after_and_validation_lists_fields() {
         let mut details = ErrorDetails::new();
-        details.set_retry_info(Some(Duration::from_millis(4200)));
+        details.set_retry_info(Some(std::time::Duration::from_millis(4200)));
         let limited =
             tonic::Status::with_error_details(Code::ResourceExhausted, "slow down", details);
         assert_eq!(

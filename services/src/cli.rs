@@ -65,8 +65,12 @@ enum BenchCommand {
         #[arg(long, default_value_t = 64)]
         callers: usize,
         /// Seconds per measurement.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 4)]
         seconds: u64,
+        /// Rounds of Health/Check then SendMessage per server (the round with
+        /// the median ratio is reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
         /// PostgreSQL server URL (with a database path) where a scratch database may be created.
         #[arg(long, value_name = "URL")]
         postgres_url: Option<String>,
@@ -170,6 +174,7 @@ pub fn main() -> ExitCode {
                     BenchCommand::Send {
                         callers,
                         seconds,
+                        rounds,
                         postgres_url,
                         output,
                     },
@@ -177,6 +182,7 @@ pub fn main() -> ExitCode {
                 crate::bench::send::send(crate::bench::send::SendOptions {
                     callers,
                     duration: std::time::Duration::from_secs(seconds),
+                    rounds: rounds.max(1),
                     postgres_url,
                     output,
                 })

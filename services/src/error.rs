@@ -249,6 +249,24 @@ impl Error {
     }
 }
 
+/// The SQLite accept path's own connection (see `store::accept`).
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull, SystemIoFailure};
+        match err.sqlite_error_code() {
+            Some(DatabaseBusy | DatabaseLocked | SystemIoFailure | DiskFull) => {
+                tracing::warn!(error = %err, "database unavailable");
+                Error::unavailable("the database is unavailable; retry later")
+                    .with_retry_after(Duration::from_secs(1))
+            }
+            _ => {
+                tracing::error!(error = %err, "database error");
+                Error::internal("internal database error")
+            }
+        }
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         match err {

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
 use wagate_proto::v1 as pb;
 use wagate_proto::v1::message::Content;
 
@@ -22,27 +21,10 @@ use crate::event::record::{message_deleted, to_new_events};
 use crate::media::{MediaRecord, MediaService, UploadInput};
 use crate::session::SessionManager;
 use crate::session::model::{Session, SessionId};
-use crate::store::{Backend, MessageQuery, MessageSelector, NewOutbound, Queued, Store};
+use crate::store::{MessageQuery, MessageSelector, NewOutbound, Queued, Store};
 
-/// Most sends committed in one transaction.
-const ACCEPT_BATCH: usize = 256;
-/// Batches being written at once. SQLite has one writer, and its commits do
-/// not wait for the disk (see `QueueTurn::queue`): one at a time keeps it
-/// busy. PostgreSQL commits wait for its WAL flush, which two overlapping
-/// commits share (more measured slower on 2 cores).
-fn batches_in_flight(backend: Backend) -> usize {
-    match backend {
-        Backend::Sqlite => 1,
-        Backend::Postgres => 2,
-    }
-}
 /// Longest chat presence SendPresence keeps up before sending PAUSED.
 pub const MAX_PRESENCE: Duration = Duration::from_secs(60);
-
-struct AcceptJob {
-    message: NewOutbound,
-    reply: oneshot::Sender<Result<Queued>>,
-}
 
 struct Inner {
     store: Store,
@@ -50,7 +32,6 @@ struct Inner {
     queue: Queue,
     media: MediaService,
     limits: Limits,
-    accept: mpsc::Sender<AcceptJob>,
 }
 
 /// The message domain. Cheap to clone.
@@ -79,8 +60,6 @@ impl Messages {
         media: MediaService,
         config: QueueConfig,
     ) -> Self {
-        let (accept, jobs) = mpsc::channel(4 * ACCEPT_BATCH);
-        tokio::spawn(run_acceptor(store.clone(), jobs));
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -88,7 +67,6 @@ impl Messages {
                 queue,
                 media,
                 limits: Limits::new(config),
-                accept,
             }),
         }
     }
@@ -222,18 +200,6 @@ impl Messages {
         }
     }
 
-    async fn queue_one(&self, message: NewOutbound) -> Result<Queued> {
-        let (reply, answer) = oneshot::channel();
-        self.inner
-            .accept
-            .send(AcceptJob { message, reply })
-            .await
-            .map_err(|_| Error::unavailable("the server is shutting down"))?;
-        answer
-            .await
-            .map_err(|_| Error::unavailable("the server is shutting down"))?
-    }
-
     /// Queues one message; returns once it is durable. The hot path: the
     /// session is checked by the insert itself, which shares a commit with
     /// concurrent sends.
@@ -244,7 +210,7 @@ impl Messages {
             .check_quotas(&self.inner.store, session, 1)
             .await?;
         let row = self.prepare(session, valid, "").await?;
-        let message = match self.queue_one(row).await? {
+        let message = match self.inner.store.accept(row).await? {
             Queued::NoSender => {
                 // Say why: an unknown session, or one without a linked account.
                 self.sending_session(session).await?;
@@ -695,69 +661,5 @@ pub fn parse_message_name(name: &str, field: &str) -> Result<(SessionId, i64)> {
             field,
             format!("{name:?} is not a message name like sessions/1/messages/2"),
         )),
-    }
-}
-
-/// Commits queued sends in batches: every send waiting at the moment of a
-/// commit shares it, so concurrency costs one commit, not one each. A batch
-/// is gathered only once it can be written (a slot in flight and a turn at
-/// the writer), so sends that arrive meanwhile join it rather than wait for
-/// the one after. Each batch is written and answered in its own task.
-async fn run_acceptor(store: Store, mut jobs: mpsc::Receiver<AcceptJob>) {
-    let in_flight = Arc::new(Semaphore::new(batches_in_flight(store.backend())));
-    loop {
-        let Some(first) = jobs.recv().await else {
-            return;
-        };
-        let Ok(slot) = in_flight.clone().acquire_owned().await else {
-            return;
-        };
-        let turn = match store.queue_turn().await {
-            Ok(turn) => turn,
-            Err(err) => {
-                let _ = first.reply.send(Err(err));
-                continue;
-            }
-        };
-        let mut rows = vec![first.message];
-        let mut replies = vec![first.reply];
-        while rows.len() < ACCEPT_BATCH {
-            let Ok(job) = jobs.try_recv() else { break };
-            rows.push(job.message);
-            replies.push(job.reply);
-        }
-        let store = store.clone();
-        tokio::spawn(async move {
-            let written = turn.queue(&rows).await;
-            drop(slot);
-            match written {
-                // Answered once on disk; meanwhile the next batch is written
-                // (SQLite's commits then share the disk sync).
-                Ok((results, durability)) => {
-                    // A failed disk sync leaves the rows committed but maybe
-                    // not durable: the callers get the error (and can resend
-                    // with their request id), never a false acceptance.
-                    let durable = durability.wait().await;
-                    for (reply, result) in replies.into_iter().zip(results) {
-                        let _ = reply.send(durable.clone().map(|()| result));
-                    }
-                }
-                // One bad row (e.g. its session deleted meanwhile) must not fail the others.
-                Err(_) if rows.len() > 1 => {
-                    for (row, reply) in rows.iter().zip(replies) {
-                        let result = store
-                            .queue_messages(std::slice::from_ref(row))
-                            .await
-                            .and_then(|mut r| r.pop().ok_or_else(|| Error::internal("no result")));
-                        let _ = reply.send(result);
-                    }
-                }
-                Err(err) => {
-                    for reply in replies {
-                        let _ = reply.send(Err(err.clone()));
-                    }
-                }
-            }
-        });
     }
 }

@@ -3,15 +3,12 @@
 //! queries.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 
 use prost::Message as _;
 use sqlx::any::AnyRow;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AssertSqlSafe, Connection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use wagate_proto::v1 as pb;
 
-use super::durability::{Durability, RELAXED_BEGIN, RelaxedWriter, WalSync};
 use super::query::{bind_values, where_clause};
 use super::{Backend, Store, now_ms};
 use crate::error::Result;
@@ -23,7 +20,7 @@ pub(super) const COLUMNS: &str = "id, session_id, direction, chat, sender, sende
     attempt_count, next_attempt_at, create_time, send_time, deliver_time, read_time, play_time, \
     edit_time, delete_time, update_time";
 
-const QUEUED: i64 = Status::Queued as i64;
+pub(super) const QUEUED: i64 = Status::Queued as i64;
 const IN_PROGRESS: i64 = Status::InProgress as i64;
 /// Repeats the predicate of the partial index `messages_whatsapp`: a lookup by
 /// WhatsApp id uses that index only when its WHERE states it literally.
@@ -34,7 +31,7 @@ const FAILED: i64 = Status::Failed as i64;
 const CANCELLED: i64 = Status::Cancelled as i64;
 const RECEIVED: i64 = Status::Received as i64;
 const READ: i64 = Status::Read as i64;
-const OUTBOUND: i64 = Direction::Outbound as i64;
+pub(super) const OUTBOUND: i64 = Direction::Outbound as i64;
 const INBOUND: i64 = Direction::Inbound as i64;
 
 pub(super) fn record_from_row(row: &AnyRow) -> Result<MessageRecord, sqlx::Error> {
@@ -122,11 +119,10 @@ pub struct MessageQuery {
     pub oldest_first: bool,
 }
 
-/// Inserts a batch with one statement. Returns, per input row,
-/// the record when it was inserted; rows left out (a repeated request id, a
-/// session without a linked account) go through the one-row path.
+/// Inserts a batch with one statement. Returns, per input row, the record
+/// when it was inserted.
 async fn insert_outbound_rows(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    conn: &mut AnyConnection,
     backend: Backend,
     batch: &[NewOutbound],
     now: i64,
@@ -210,7 +206,7 @@ async fn insert_outbound_rows(
             .bind(message.request_id.as_deref())
             .bind(message.request_hash.as_deref());
     }
-    let mut rows = query.fetch_all(&mut **tx).await?;
+    let mut rows = query.fetch_all(&mut *conn).await?;
     rows.sort_by_key(|row| row.try_get::<i64, _>("id").unwrap_or_default());
     // Match rows back: by request id when there is one, else in id order per
     // session. Only the id and sender come back (decoding whole rows costs
@@ -241,115 +237,24 @@ async fn insert_outbound_rows(
         .collect())
 }
 
-/// Inserts a batch in `tx`: the rows with a linked sender in one statement,
-/// the rest (repeated request ids, and a batch of one) row by row.
-async fn queue_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// Queues a batch on `conn` with one statement, which commits on its own
+/// (one round trip). Rows left out answer `NoSender`: a repeated request id
+/// or a session without a linked account, which the caller tells apart.
+pub(super) async fn queue_in(
+    conn: &mut AnyConnection,
     backend: Backend,
     batch: &[NewOutbound],
 ) -> Result<Vec<Queued>> {
-    let now = now_ms();
-    // A statement is a round trip (to PostgreSQL, or to sqlx's SQLite
-    // thread): one multi-row insert serves the batch.
-    let inserted = if batch.len() > 1 {
-        insert_outbound_rows(tx, backend, batch, now).await?
-    } else {
-        vec![None; batch.len()]
-    };
-    let mut results = Vec::with_capacity(batch.len());
-    for (message, inserted) in batch.iter().zip(inserted) {
-        if let Some(record) = inserted {
-            results.push(Queued::New(record));
-            continue;
-        }
-        // The sender is the session's linked account, read in the same
-        // statement: no row is queued for a session without one.
-        let inserted = sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO messages (session_id, direction, chat, chat_type, sender, kind, body, payload, \
-                 status, request_id, request_hash, create_time, update_time) \
-                 SELECT id, $2, $3, $4, user_jid, $5, $6, $7, $8, $9, $10, $11, $11 FROM sessions \
-                 WHERE id = $1 AND user_jid <> '' \
-                 ON CONFLICT (session_id, request_id) DO NOTHING RETURNING {COLUMNS}"
-            )))
-            .bind(message.session_id)
-            .bind(OUTBOUND)
-            .bind(&message.chat)
-            .bind(message.chat_type)
-            .bind(&message.kind)
-            .bind(&message.body)
-            .bind(message.payload.encode_to_vec())
-            .bind(QUEUED)
-            .bind(message.request_id.as_deref())
-            .bind(message.request_hash.as_deref())
-            .bind(now)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let result = match inserted {
-            Some(row) => Queued::New(record_from_row(&row)?),
-            None if message.request_id.is_none() => Queued::NoSender,
-            None => {
-                let row = sqlx::query(AssertSqlSafe(format!(
-                        "SELECT {COLUMNS}, request_hash FROM messages WHERE session_id = $1 AND request_id = $2"
-                    )))
-                    .bind(message.session_id)
-                    .bind(message.request_id.as_deref())
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                match row {
-                    Some(row) => {
-                        let hash: Option<String> = row.try_get("request_hash")?;
-                        Queued::Repeated {
-                            existing: record_from_row(&row)?,
-                            same_request: hash == message.request_hash,
-                        }
-                    }
-                    None => Queued::NoSender,
-                }
-            }
-        };
-        results.push(result);
-    }
-    Ok(results)
-}
-
-/// A writer connection held for queuing one batch (see [`Store::queue_turn`]).
-pub struct QueueTurn {
-    writer: TurnWriter,
-    backend: Backend,
-}
-
-enum TurnWriter {
-    /// SQLite: the commit does not wait for the disk; the WAL sync does.
-    Relaxed(RelaxedWriter, Arc<WalSync>),
-    /// PostgreSQL: the commit returns once durable.
-    Plain(PoolConnection<Any>),
-}
-
-impl QueueTurn {
-    /// Queues the batch in one transaction. Answer its callers after awaiting
-    /// the [`Durability`]: meanwhile the writer can commit the next batch
-    /// (SQLite's commits then share disk syncs). Request ids make it idempotent.
-    pub async fn queue(self, batch: &[NewOutbound]) -> Result<(Vec<Queued>, Durability)> {
-        match self.writer {
-            TurnWriter::Plain(mut conn) => {
-                let mut tx = conn.begin().await?;
-                let queued = queue_in(&mut tx, self.backend, batch).await?;
-                tx.commit().await?;
-                Ok((queued, Durability::done()))
-            }
-            TurnWriter::Relaxed(mut writer, wal) => {
-                let mut tx = writer.conn().begin_with(RELAXED_BEGIN).await?;
-                let queued = queue_in(&mut tx, self.backend, batch).await?;
-                tx.commit().await?;
-                Ok((queued, writer.finish(&wal).await))
-            }
-        }
-    }
+    let inserted = insert_outbound_rows(conn, backend, batch, now_ms()).await?;
+    Ok(inserted
+        .into_iter()
+        .map(|row| row.map_or(Queued::NoSender, Queued::New))
+        .collect())
 }
 
 impl NewOutbound {
     /// The row just inserted for this message, as stored.
-    fn queued_record(&self, id: i64, sender: String, now: i64) -> MessageRecord {
+    pub(super) fn queued_record(&self, id: i64, sender: String, now: i64) -> MessageRecord {
         MessageRecord {
             id,
             session_id: self.session_id,
@@ -369,29 +274,24 @@ impl NewOutbound {
 }
 
 impl Store {
-    /// Queues messages in one transaction (the accept path batches concurrent
-    /// requests so one commit serves many). Request ids make it idempotent.
-    /// Durable on return.
-    pub async fn queue_messages(&self, batch: &[NewOutbound]) -> Result<Vec<Queued>> {
-        let (queued, durability) = self.queue_turn().await?.queue(batch).await?;
-        durability.wait().await?;
-        Ok(queued)
-    }
-
-    /// Waits for a turn at the writer to queue one batch. The accept path
-    /// takes its turn before gathering the batch, so the batch holds every
-    /// send that arrived while the writer was busy.
-    pub async fn queue_turn(&self) -> Result<QueueTurn> {
-        let writer = match &self.wal {
-            Some(wal) => {
-                TurnWriter::Relaxed(RelaxedWriter::acquire(&self.writer).await?, wal.clone())
-            }
-            None => TurnWriter::Plain(self.writer.acquire().await?),
-        };
-        Ok(QueueTurn {
-            writer,
-            backend: self.backend,
-        })
+    /// The message queued earlier with this request id, and that request's hash.
+    pub(super) async fn find_requested(
+        &self,
+        session: SessionId,
+        request_id: &str,
+    ) -> Result<Option<(MessageRecord, Option<String>)>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS}, request_hash FROM messages WHERE session_id = $1 AND request_id = $2"
+        )))
+        .bind(session)
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .map(|row| -> Result<_, sqlx::Error> {
+                Ok((record_from_row(&row)?, row.try_get("request_hash")?))
+            })
+            .transpose()?)
     }
 
     pub async fn get_message(&self, session: SessionId, id: i64) -> Result<Option<MessageRecord>> {

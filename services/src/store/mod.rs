@@ -2,10 +2,10 @@
 //! driver: one set of queries where the dialects agree, per-dialect migrations.
 //! All SQL of the server lives in this module's files.
 
+mod accept;
 mod chats;
 mod credentials;
 mod directory;
-mod durability;
 mod events;
 mod media;
 mod message_changes;
@@ -20,7 +20,6 @@ mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -28,11 +27,10 @@ use sqlx::{AnyPool, Connection, Executor};
 
 pub use chats::ChatState;
 pub use directory::{ContactChange, ContactPatch, ContactRow, GroupRow};
-pub use durability::Durability;
 pub use events::{EventRow, EventScope, NewEvent};
 pub use media::NewMedia;
 pub use message_changes::{MessageRewrite, MessageSelector};
-pub use messages::{FilterValue, MessageQuery, NewOutbound, QueueTurn, Queued};
+pub use messages::{FilterValue, MessageQuery, NewOutbound, Queued};
 pub use sessions::StatusChange;
 pub use sim::{SimAccountRow, SimDeliveryRow, SimDeviceRow};
 pub use sim_directory::SimSavedContact;
@@ -54,8 +52,8 @@ pub struct Store {
     /// PostgreSQL the same pool as `pool`; on SQLite a single connection.
     writer: AnyPool,
     backend: Backend,
-    /// SQLite: group syncs of the WAL for the accept path (see `durability`).
-    wal: Option<Arc<durability::WalSync>>,
+    /// Queues sends in group commits (see `accept`).
+    acceptor: accept::Acceptor,
 }
 
 impl Store {
@@ -73,10 +71,6 @@ impl Store {
             Backend::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let wal = match backend {
-            Backend::Sqlite => Some(Arc::new(durability::WalSync::new(sqlite_path(&url)))),
-            Backend::Postgres => None,
-        };
         // One direct connection first, so an unreachable server reports its real
         // error (e.g. connection refused) quickly instead of a pool timeout.
         let probe = tokio::time::timeout(
@@ -103,11 +97,13 @@ impl Store {
                 (readers, writer)
             }
         };
+        let sqlite_file = (backend == Backend::Sqlite).then(|| sqlite_path(&url));
+        let acceptor = accept::Acceptor::start(backend, writer.clone(), sqlite_file);
         Ok(Self {
             pool,
             writer,
             backend,
-            wal,
+            acceptor,
         })
     }
 
@@ -133,6 +129,9 @@ impl Store {
     }
 }
 
+/// A pooled connection idle longer than this is checked before use.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Access {
     ReadOnly,
@@ -148,6 +147,18 @@ async fn open_pool(
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every connection it lends by default: a round trip (to
+        // PostgreSQL, or to the SQLite thread) per query. Only a connection
+        // idle for a while may have been dropped by the server meanwhile.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > IDLE_BEFORE_PING {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {

@@ -229,7 +229,7 @@ const INSERT_ONE: &str = "INSERT INTO messages (session_id, direction, chat, cha
      body, payload, status, request_id, request_hash, create_time, update_time) \
      SELECT id, ?2, ?3, ?4, user_jid, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11 FROM sessions \
      WHERE id = ?1 AND user_jid <> '' \
-     ON CONFLICT (session_id, request_id) DO NOTHING";
+     ON CONFLICT (session_id, request_id) WHERE request_id IS NOT NULL DO NOTHING";
 /// The sender the insert copied: the session's linked account.
 const SENDER: &str = "SELECT user_jid FROM sessions WHERE id = ?1";
 

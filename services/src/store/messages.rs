@@ -179,7 +179,7 @@ async fn insert_outbound_rows(
          {request_id}, {request_hash}, {now}, {now} \
          FROM (VALUES {values}) AS {alias} \
          JOIN sessions s ON s.id = {session_id} AND s.user_jid <> '' WHERE true ORDER BY {ord} \
-         ON CONFLICT (session_id, request_id) DO NOTHING RETURNING id, session_id, sender, request_id",
+         ON CONFLICT (session_id, request_id) WHERE request_id IS NOT NULL DO NOTHING RETURNING id, session_id, sender, request_id",
         chat = column("chat"),
         chat_type = column("chat_type"),
         kind = column("kind"),

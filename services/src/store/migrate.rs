@@ -82,6 +82,12 @@ const MIGRATIONS: &[Migration] = &[
             "../../../migrations/postgres/0011_session_labels_webhook_format.sql"
         ),
     },
+    Migration {
+        version: 12,
+        description: "partial request id index",
+        sqlite: include_str!("../../../migrations/sqlite/0012_partial_request_index.sql"),
+        postgres: include_str!("../../../migrations/postgres/0012_partial_request_index.sql"),
+    },
 ];
 
 /// Arbitrary constant naming our advisory lock, so replicas starting together

@@ -249,36 +249,37 @@ impl Error {
     }
 }
 
+/// A database error as callers see it: retryable when the database could not
+/// be reached or was busy, internal otherwise (logged, never shown).
+fn database_error(err: &dyn std::fmt::Display, transient: bool) -> Error {
+    if transient {
+        tracing::warn!(error = %err, "database unavailable");
+        Error::unavailable("the database is unavailable; retry later")
+            .with_retry_after(Duration::from_secs(1))
+    } else {
+        tracing::error!(error = %err, "database error");
+        Error::internal("internal database error")
+    }
+}
+
 /// The SQLite accept path's own connection (see `store::accept`).
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull, SystemIoFailure};
-        match err.sqlite_error_code() {
-            Some(DatabaseBusy | DatabaseLocked | SystemIoFailure | DiskFull) => {
-                tracing::warn!(error = %err, "database unavailable");
-                Error::unavailable("the database is unavailable; retry later")
-                    .with_retry_after(Duration::from_secs(1))
-            }
-            _ => {
-                tracing::error!(error = %err, "database error");
-                Error::internal("internal database error")
-            }
-        }
+        let transient = matches!(
+            err.sqlite_error_code(),
+            Some(DatabaseBusy | DatabaseLocked | SystemIoFailure | DiskFull)
+        );
+        database_error(&err, transient)
     }
 }
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %err, "database unavailable");
-                Error::unavailable("the database is unavailable; retry later")
-                    .with_retry_after(Duration::from_secs(1))
-            }
-            other => {
-                tracing::error!(error = %other, "database error");
-                Error::internal("internal database error")
-            }
-        }
+        let transient = matches!(
+            err,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+        );
+        database_error(&err, transient)
     }
 }

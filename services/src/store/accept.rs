@@ -27,7 +27,7 @@ use sqlx::{Any, AnyConnection, AnyPool};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
-use super::messages::{OUTBOUND, QUEUED, queue_in};
+use super::messages::{OUTBOUND, QUEUED, queue_postgres};
 use super::{Backend, Store, now_ms};
 use crate::error::{Error, Result};
 use crate::session::model::SessionId;
@@ -188,7 +188,7 @@ async fn write_postgres(
             Err(err) => return (None, Err(err.into())),
         },
     };
-    match queue_in(&mut conn, Backend::Postgres, rows).await {
+    match queue_postgres(&mut conn, rows).await {
         Ok(queued) => (Some(conn), Ok(queued)),
         Err(err) => (None, Err(err)),
     }

@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use wagate_proto::v1 as pb;
 
 use super::query::{bind_values, where_clause};
-use super::{Backend, Store, now_ms};
+use super::{Store, now_ms};
 use crate::error::Result;
 use crate::message::model::{Direction, Failure, MessageRecord, Status};
 use crate::session::model::SessionId;
@@ -119,16 +119,15 @@ pub struct MessageQuery {
     pub oldest_first: bool,
 }
 
-/// Inserts a batch with one statement. Returns, per input row, the record
-/// when it was inserted.
+/// Inserts a batch with one PostgreSQL statement. Returns, per input row,
+/// the record when it was inserted. (SQLite's accept path inserts row by row
+/// on its own connection: see `accept`.)
 async fn insert_outbound_rows(
     conn: &mut AnyConnection,
-    backend: Backend,
     batch: &[NewOutbound],
     now: i64,
 ) -> Result<Vec<Option<MessageRecord>>> {
-    // The VALUES columns after `ord`, with their PostgreSQL types (SQLite keeps
-    // the bound values' own types and names the columns column1, column2, …).
+    // The VALUES columns after `ord`, with their types.
     const COLUMNS_IN: [(&str, &str); 8] = [
         ("session_id", "bigint"),
         ("chat", "text"),
@@ -139,62 +138,32 @@ async fn insert_outbound_rows(
         ("request_id", "text"),
         ("request_hash", "text"),
     ];
-    let postgres = backend == Backend::Postgres;
-    // SQLite gets anonymous `?` parameters: sqlx looks up each numbered one
-    // by name, a linear search per parameter, quadratic in a large batch.
-    // Anonymous ones are numbered in text order: `now` twice, then the rows.
     let mut values = String::new();
     for row in 0..batch.len() {
         let first = 2 + row * COLUMNS_IN.len();
         let placeholders: Vec<String> = COLUMNS_IN
             .iter()
             .enumerate()
-            .map(|(i, (_, cast))| match postgres {
-                true => format!("${}::{cast}", first + i),
-                false => "?".to_owned(),
-            })
+            .map(|(i, (_, cast))| format!("${}::{cast}", first + i))
             .collect();
         if row > 0 {
             values.push_str(", ");
         }
         values.push_str(&format!("({row}, {})", placeholders.join(", ")));
     }
-    let column = |name: &str| match postgres {
-        true => format!("v.{name}"),
-        false => {
-            let position = COLUMNS_IN.iter().position(|(n, _)| *n == name);
-            format!("v.column{}", position.map_or(1, |p| p + 2))
-        }
-    };
-    let alias = match postgres {
-        true => format!("v(ord, {})", COLUMNS_IN.map(|(name, _)| name).join(", ")),
-        false => "v".to_owned(),
-    };
-    // Ids follow `ord`, so within a session the inserted rows keep the batch's
-    // order. (`WHERE true`: SQLite's parser needs a WHERE before ON CONFLICT.)
+    let columns = COLUMNS_IN.map(|(name, _)| name).join(", ");
+    // Ids follow `ord`, so within a session the inserted rows keep the batch's order.
     let sql = format!(
         "INSERT INTO messages (session_id, direction, chat, chat_type, sender, kind, body, payload, \
          status, request_id, request_hash, create_time, update_time) \
-         SELECT s.id, {OUTBOUND}, {chat}, {chat_type}, s.user_jid, {kind}, {body}, {payload}, {QUEUED}, \
-         {request_id}, {request_hash}, {now}, {now} \
-         FROM (VALUES {values}) AS {alias} \
-         JOIN sessions s ON s.id = {session_id} AND s.user_jid <> '' WHERE true ORDER BY {ord} \
-         ON CONFLICT (session_id, request_id) WHERE request_id IS NOT NULL DO NOTHING RETURNING id, session_id, sender, request_id",
-        chat = column("chat"),
-        chat_type = column("chat_type"),
-        kind = column("kind"),
-        body = column("body"),
-        payload = column("payload"),
-        request_id = column("request_id"),
-        request_hash = column("request_hash"),
-        session_id = column("session_id"),
-        ord = if postgres { "v.ord" } else { "v.column1" },
-        now = if postgres { "$1" } else { "?" },
+         SELECT s.id, {OUTBOUND}, v.chat, v.chat_type, s.user_jid, v.kind, v.body, v.payload, {QUEUED}, \
+         v.request_id, v.request_hash, $1, $1 \
+         FROM (VALUES {values}) AS v(ord, {columns}) \
+         JOIN sessions s ON s.id = v.session_id AND s.user_jid <> '' ORDER BY v.ord \
+         ON CONFLICT (session_id, request_id) WHERE request_id IS NOT NULL DO NOTHING \
+         RETURNING id, session_id, sender, request_id"
     );
     let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
-    if !postgres {
-        query = query.bind(now);
-    }
     for message in batch {
         query = query
             .bind(message.session_id)
@@ -237,15 +206,15 @@ async fn insert_outbound_rows(
         .collect())
 }
 
-/// Queues a batch on `conn` with one statement, which commits on its own
-/// (one round trip). Rows left out answer `NoSender`: a repeated request id
-/// or a session without a linked account, which the caller tells apart.
-pub(super) async fn queue_in(
+/// Queues a batch on a PostgreSQL `conn` with one statement, which commits
+/// on its own (one round trip). Rows left out answer `NoSender`: a repeated
+/// request id or a session without a linked account, which the caller tells
+/// apart.
+pub(super) async fn queue_postgres(
     conn: &mut AnyConnection,
-    backend: Backend,
     batch: &[NewOutbound],
 ) -> Result<Vec<Queued>> {
-    let inserted = insert_outbound_rows(conn, backend, batch, now_ms()).await?;
+    let inserted = insert_outbound_rows(conn, batch, now_ms()).await?;
     Ok(inserted
         .into_iter()
         .map(|row| row.map_or(Queued::NoSender, Queued::New))

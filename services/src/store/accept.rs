@@ -146,7 +146,7 @@ async fn gather_postgres(pool: AnyPool, jobs: flume::Receiver<Job>) {
         let batch = gather(first, |_| jobs.try_recv().ok());
         let (pool, give_back) = (pool.clone(), give_back.clone());
         tokio::spawn(async move {
-            let rows: Vec<NewOutbound> = batch.iter().flat_map(|j| j.rows.clone()).collect();
+            let rows: Vec<&NewOutbound> = batch.iter().flat_map(|j| &j.rows).collect();
             let (conn, written) = write_postgres(conn, &pool, &rows).await;
             match written {
                 Ok(queued) => {
@@ -158,7 +158,8 @@ async fn gather_postgres(pool: AnyPool, jobs: flume::Receiver<Job>) {
                 Err(_) if batch.len() > 1 => {
                     let mut conn = conn;
                     for job in batch {
-                        let (used, written) = write_postgres(conn, &pool, &job.rows).await;
+                        let rows: Vec<&NewOutbound> = job.rows.iter().collect();
+                        let (used, written) = write_postgres(conn, &pool, &rows).await;
                         conn = used;
                         let _ = job.reply.send(written);
                     }
@@ -179,7 +180,7 @@ async fn gather_postgres(pool: AnyPool, jobs: flume::Receiver<Job>) {
 async fn write_postgres(
     conn: Option<AnyConnection>,
     pool: &AnyPool,
-    rows: &[NewOutbound],
+    rows: &[&NewOutbound],
 ) -> (Option<AnyConnection>, Result<Vec<Queued>>) {
     let mut conn = match conn {
         Some(conn) => conn,
@@ -436,7 +437,7 @@ fn answer_after_sync(wal: &Path, committed: Vec<Committed>) {
 }
 
 /// Opening the file by path each time follows SQLite if it recreates the WAL.
-pub(super) fn sync_file(path: &Path) -> std::io::Result<()> {
+fn sync_file(path: &Path) -> std::io::Result<()> {
     match File::open(path) {
         Ok(file) => file.sync_data(),
         // No WAL: the last connection closed, which checkpointed it into the

@@ -124,7 +124,7 @@ pub struct MessageQuery {
 /// on its own connection: see `accept`.)
 async fn insert_outbound_rows(
     conn: &mut AnyConnection,
-    batch: &[NewOutbound],
+    batch: &[&NewOutbound],
     now: i64,
 ) -> Result<Vec<Option<MessageRecord>>> {
     // The VALUES columns after `ord`, with their types.
@@ -212,7 +212,7 @@ async fn insert_outbound_rows(
 /// apart.
 pub(super) async fn queue_postgres(
     conn: &mut AnyConnection,
-    batch: &[NewOutbound],
+    batch: &[&NewOutbound],
 ) -> Result<Vec<Queued>> {
     let inserted = insert_outbound_rows(conn, batch, now_ms()).await?;
     Ok(inserted

@@ -100,10 +100,12 @@ impl Authenticator {
         if bool::from(is_admin) {
             return Ok(Principal::Admin);
         }
-        let found = self
-            .store
-            .session_id_by_api_key_hash(&hex::encode(presented))
-            .await?;
+        // Boxed: admin calls never need this query's (large) future.
+        let found = Box::pin(
+            self.store
+                .session_id_by_api_key_hash(&hex::encode(presented)),
+        )
+        .await?;
         if let Some((session, stored)) = found
             && decode_hash(&stored).is_some_and(|stored| bool::from(stored.ct_eq(&presented)))
         {

@@ -50,13 +50,41 @@ pub struct RateFigures {
 }
 
 impl RateFigures {
-    fn headers(&self) -> [(&'static str, String); 3] {
+    /// The figures as `x-ratelimit-*` pairs, for an error's metadata.
+    pub fn headers(&self) -> [(&'static str, String); 3] {
         [
             ("x-ratelimit-limit", self.limit.to_string()),
             ("x-ratelimit-remaining", self.remaining.to_string()),
             ("x-ratelimit-reset", self.reset_secs.to_string()),
         ]
     }
+
+    /// The same as response header values. `remaining` changes with every
+    /// call, so it is never indexed: in the HPACK tables it would only evict
+    /// entries that do repeat, on both ends of the connection.
+    fn header_values(&self) -> [(&'static str, http::HeaderValue); 3] {
+        let mut remaining = http::HeaderValue::from(self.remaining);
+        remaining.set_sensitive(true);
+        [
+            ("x-ratelimit-limit", self.limit.into()),
+            ("x-ratelimit-remaining", remaining),
+            ("x-ratelimit-reset", self.reset_secs.into()),
+        ]
+    }
+}
+
+/// Records an admitted call's figures for the response's `x-ratelimit-*`
+/// metadata ([`RateHeadersLayer`]); the tightest figures of the request win.
+pub fn record(figures: RateFigures) {
+    let _ = FIGURES.try_with(|cell| {
+        let tighter = cell.get().is_none_or(|known| {
+            (figures.remaining, std::cmp::Reverse(figures.reset_secs))
+                < (known.remaining, std::cmp::Reverse(known.reset_secs))
+        });
+        if tighter {
+            cell.set(Some(figures));
+        }
+    });
 }
 
 fn ceil_secs(duration: Duration) -> u64 {
@@ -172,7 +200,7 @@ impl Protection {
             })
             .min_by_key(|f| (f.remaining, std::cmp::Reverse(f.reset_secs)));
         if let Some(figures) = figures {
-            let _ = FIGURES.try_with(|cell| cell.set(Some(figures)));
+            record(figures);
         }
         Ok(figures)
     }
@@ -217,10 +245,8 @@ where
             if let Some(figures) = FIGURES.with(Cell::get)
                 && !response.headers().contains_key("x-ratelimit-limit")
             {
-                for (key, value) in figures.headers() {
-                    if let Ok(value) = http::HeaderValue::from_str(&value) {
-                        response.headers_mut().insert(key, value);
-                    }
+                for (key, value) in figures.header_values() {
+                    response.headers_mut().insert(key, value);
                 }
             }
             Ok(response)

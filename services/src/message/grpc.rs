@@ -9,7 +9,6 @@ use wagate_proto::v1::message_service_server::MessageService;
 
 use super::convert::message_pb;
 use super::filter;
-use super::limits::RateStatus;
 use super::model::normalize_chat;
 use super::service::{MAX_PRESENCE, MessageLookup, Messages, parse_message_name};
 use super::validate::validate_send;
@@ -32,18 +31,6 @@ impl MessageApi {
     pub fn new(messages: Messages, auth: Authenticator) -> Self {
         Self { messages, auth }
     }
-}
-
-/// A response carrying the caller's rate-limit figures as metadata (the
-/// gateway turns them into `X-RateLimit-*` headers).
-fn with_rate<T>(message: T, rate: RateStatus) -> Response<T> {
-    let mut response = Response::new(message);
-    for (key, value) in rate.headers() {
-        if let Ok(value) = value.parse() {
-            response.metadata_mut().insert(key, value);
-        }
-    }
-    response
 }
 
 /// The google.rpc.Status of a bulk item's error, with the same details a
@@ -72,8 +59,8 @@ impl MessageService for MessageApi {
         let request = request.into_inner();
         let valid = validate_send(request.message.as_ref(), &request.request_id, "")
             .map_err(Error::invalid)?;
-        let accepted = self.messages.send(session, valid).await?;
-        Ok(with_rate(message_pb(&accepted.message), accepted.rate))
+        let message = self.messages.send(session, valid).await?;
+        Ok(Response::new(message_pb(&message)))
     }
 
     async fn send_bulk(
@@ -115,7 +102,7 @@ impl MessageService for MessageApi {
                 .map_err(Error::invalid)
             })
             .collect();
-        let (results, rate) = self.messages.send_bulk(session, items).await?;
+        let results = self.messages.send_bulk(session, items).await?;
         let mut response = pb::SendBulkResponse::default();
         for (index, result) in results.into_iter().enumerate() {
             let result = match result {
@@ -133,7 +120,7 @@ impl MessageService for MessageApi {
                 result: Some(result),
             });
         }
-        Ok(with_rate(response, rate))
+        Ok(Response::new(response))
     }
 
     async fn get_message(

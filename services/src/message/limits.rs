@@ -9,27 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::QueueConfig;
 use crate::error::{Code, Error, Reason, Result};
+use crate::protection::{RateFigures, record};
 use crate::session::model::SessionId;
 use crate::store::{Store, now_ms};
-
-/// The rate-limit figures of an admitted call, for response headers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateStatus {
-    pub limit: u32,
-    pub remaining: u32,
-    /// Seconds until a slot frees up.
-    pub reset_secs: u64,
-}
-
-impl RateStatus {
-    pub fn headers(&self) -> [(&'static str, String); 3] {
-        [
-            ("x-ratelimit-limit", self.limit.to_string()),
-            ("x-ratelimit-remaining", self.remaining.to_string()),
-            ("x-ratelimit-reset", self.reset_secs.to_string()),
-        ]
-    }
-}
 
 pub struct Limits {
     config: QueueConfig,
@@ -48,8 +30,9 @@ impl Limits {
         }
     }
 
-    /// Counts one send call against the session's rate limit.
-    pub fn admit_call(&self, session: SessionId) -> Result<RateStatus> {
+    /// Counts one send call against the session's rate limit; the figures
+    /// go to the response's `x-ratelimit-*` metadata.
+    pub fn admit_call(&self, session: SessionId) -> Result<RateFigures> {
         let now = Instant::now();
         let window = self.config.rate_window;
         let limit = self.config.rate_limit;
@@ -68,7 +51,7 @@ impl Limits {
         };
         if log.len() >= limit as usize {
             let wait = reset(log);
-            let status = RateStatus {
+            let status = RateFigures {
                 limit,
                 remaining: 0,
                 reset_secs: wait.as_secs_f64().ceil() as u64,
@@ -87,11 +70,13 @@ impl Limits {
             return Err(err);
         }
         log.push_back(now);
-        Ok(RateStatus {
+        let figures = RateFigures {
             limit,
             remaining: limit - log.len() as u32,
             reset_secs: reset(log).as_secs_f64().ceil() as u64,
-        })
+        };
+        record(figures);
+        Ok(figures)
     }
 
     /// Checks that `count` more messages fit the session's hourly and daily quotas.
@@ -110,7 +95,7 @@ impl Limits {
                 continue;
             }
             let since = now_ms() - window.as_millis() as i64;
-            let used = store.count_outbound_since(session, since).await?;
+            let used = Box::pin(store.count_outbound_since(session, since)).await?;
             if used + count as i64 > i64::from(quota) {
                 let err = rate_limited(
                     format!(

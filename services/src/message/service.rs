@@ -10,7 +10,7 @@ use wagate_proto::v1::message::Content;
 
 use super::changes;
 use super::convert::message_pb;
-use super::limits::{Limits, RateStatus};
+use super::limits::Limits;
 use super::model::{Direction, MessageRecord, Status, chat_type, normalize_chat};
 use super::queue::{Queue, media_of};
 use super::validate::ValidSend;
@@ -38,12 +38,6 @@ struct Inner {
 #[derive(Clone)]
 pub struct Messages {
     inner: Arc<Inner>,
-}
-
-/// An accepted SendMessage: the message and the caller's rate-limit figures.
-pub struct Accepted {
-    pub message: MessageRecord,
-    pub rate: RateStatus,
 }
 
 /// A message to look up: by id or by WhatsApp key.
@@ -108,20 +102,18 @@ impl Messages {
         let mut payload = valid.payload;
         if let Some((source, _, _)) = payload.content.as_ref().and_then(media_of) {
             let field = format!("{prefix}message.{}.source", valid.kind);
-            self.inner
-                .media
-                .check_source(session, source, &field)
-                .await?;
+            // Boxed here and below: a future that is rarely needed should not
+            // make every send's future (moved on each call) that much larger.
+            Box::pin(self.inner.media.check_source(session, source, &field)).await?;
         }
         if let Some(reference) = payload.reply_to.take() {
-            let key = self
-                .resolve_reference(
-                    session,
-                    reference,
-                    &valid.chat,
-                    &format!("{prefix}message.reply_to"),
-                )
-                .await?;
+            let key = Box::pin(self.resolve_reference(
+                session,
+                reference,
+                &valid.chat,
+                &format!("{prefix}message.reply_to"),
+            ))
+            .await?;
             payload.reply_to = Some(pb::MessageReference {
                 target: Some(pb::message_reference::Target::Key(key)),
             });
@@ -129,14 +121,13 @@ impl Messages {
         if let Some(Content::Reaction(reaction)) = payload.content.as_mut()
             && let Some(reference) = reaction.target.take()
         {
-            let key = self
-                .resolve_reference(
-                    session,
-                    reference,
-                    &valid.chat,
-                    &format!("{prefix}message.reaction.target"),
-                )
-                .await?;
+            let key = Box::pin(self.resolve_reference(
+                session,
+                reference,
+                &valid.chat,
+                &format!("{prefix}message.reaction.target"),
+            ))
+            .await?;
             reaction.target = Some(pb::MessageReference {
                 target: Some(pb::message_reference::Target::Key(key)),
             });
@@ -203,8 +194,9 @@ impl Messages {
     /// Queues one message; returns once it is durable. The hot path: the
     /// session is checked by the insert itself, which shares a commit with
     /// concurrent sends.
-    pub async fn send(&self, session: SessionId, valid: ValidSend) -> Result<Accepted> {
-        let rate = self.inner.limits.admit_call(session)?;
+    /// Queues one message; the rate-limit figures go to the response metadata.
+    pub async fn send(&self, session: SessionId, valid: ValidSend) -> Result<MessageRecord> {
+        self.inner.limits.admit_call(session)?;
         self.inner
             .limits
             .check_quotas(&self.inner.store, session, 1)
@@ -213,13 +205,13 @@ impl Messages {
         let message = match self.inner.store.accept(row).await? {
             Queued::NoSender => {
                 // Say why: an unknown session, or one without a linked account.
-                self.sending_session(session).await?;
+                Box::pin(self.sending_session(session)).await?;
                 return Err(Error::unavailable("the session changed meanwhile; retry"));
             }
             queued => settle_queued(queued)?,
         };
         self.inner.queue.notify(session);
-        Ok(Accepted { message, rate })
+        Ok(message)
     }
 
     /// Queues many messages in order; each item succeeds or fails on its own.
@@ -227,9 +219,9 @@ impl Messages {
         &self,
         session: SessionId,
         items: Vec<std::result::Result<ValidSend, Error>>,
-    ) -> Result<(Vec<Result<MessageRecord>>, RateStatus)> {
+    ) -> Result<Vec<Result<MessageRecord>>> {
         let session = self.sending_session(session).await?;
-        let rate = self.inner.limits.admit_call(session.id)?;
+        self.inner.limits.admit_call(session.id)?;
         let valid_count = items.iter().filter(|i| i.is_ok()).count();
         let over_quota = self
             .inner
@@ -266,7 +258,7 @@ impl Messages {
             })
             .collect();
         self.inner.queue.notify(session.id);
-        Ok((results, rate))
+        Ok(results)
     }
 
     pub async fn get(&self, session: SessionId, id: i64) -> Result<MessageRecord> {

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use prost::Message as _;
+use rusqlite::OptionalExtension as _;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool};
 use tokio::runtime::Handle;
@@ -115,7 +116,7 @@ impl Store {
                 // Not inserted with a request id: either it was used before
                 // (committed, so visible now) or the session cannot send.
                 (Queued::NoSender, Some(request_id)) => {
-                    match self.find_requested(session, &request_id).await? {
+                    match Box::pin(self.find_requested(session, &request_id)).await? {
                         Some((existing, stored_hash)) => Queued::Repeated {
                             existing,
                             same_request: stored_hash == hash,
@@ -223,15 +224,15 @@ fn fail(batch: Vec<Job>, err: &Error) {
 }
 
 /// One row per statement: SQLite runs it in-process, and a prepared
-/// statement beats building and parsing a multi-row one. The sender is the
-/// session's linked account, read in the same statement: no row is queued
-/// for a session without one.
+/// statement beats building and parsing a multi-row one. A single-row
+/// VALUES insert needs no statement journal inside the transaction (an
+/// INSERT ... SELECT would copy each page it touches into one). The sender
+/// is the session's linked account, read once per session and batch in the
+/// same transaction: no row is queued for a session without one.
 const INSERT_ONE: &str = "INSERT INTO messages (session_id, direction, chat, chat_type, sender, kind, \
      body, payload, status, request_id, request_hash, create_time, update_time) \
-     SELECT id, ?2, ?3, ?4, user_jid, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11 FROM sessions \
-     WHERE id = ?1 AND user_jid <> '' \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) \
      ON CONFLICT (session_id, request_id) WHERE request_id IS NOT NULL DO NOTHING";
-/// The sender the insert copied: the session's linked account.
 const SENDER: &str = "SELECT user_jid FROM sessions WHERE id = ?1";
 
 /// Longest the accept path keeps the writer turn while sends keep coming,
@@ -351,34 +352,38 @@ impl SqliteWriter {
             let mut sender_of = tx.prepare_cached(SENDER)?;
             let mut senders: HashMap<SessionId, String> = HashMap::new();
             for row in batch.iter().flat_map(|j| &j.rows) {
-                let inserted = insert.execute(rusqlite::params![
-                    row.session_id,
-                    OUTBOUND,
-                    row.chat,
-                    row.chat_type,
-                    row.kind,
-                    row.body,
-                    row.payload.encode_to_vec(),
-                    QUEUED,
-                    row.request_id,
-                    row.request_hash,
-                    now,
-                ])?;
-                if inserted == 0 {
-                    // A repeated request id or no linked sender: the caller tells which.
-                    queued.push(Queued::NoSender);
-                    continue;
-                }
-                let id = tx.last_insert_rowid();
                 let sender = match senders.get(&row.session_id) {
                     Some(sender) => sender.clone(),
                     None => {
-                        let sender: String = sender_of.query_row([row.session_id], |r| r.get(0))?;
+                        let sender: String = sender_of
+                            .query_row([row.session_id], |r| r.get(0))
+                            .optional()?
+                            .unwrap_or_default();
                         senders.insert(row.session_id, sender.clone());
                         sender
                     }
                 };
-                queued.push(Queued::New(row.queued_record(id, sender, now)));
+                let inserted = !sender.is_empty()
+                    && insert.execute(rusqlite::params![
+                        row.session_id,
+                        OUTBOUND,
+                        row.chat,
+                        row.chat_type,
+                        sender,
+                        row.kind,
+                        row.body,
+                        row.payload.encode_to_vec(),
+                        QUEUED,
+                        row.request_id,
+                        row.request_hash,
+                        now,
+                    ])? == 1;
+                queued.push(if inserted {
+                    Queued::New(row.queued_record(tx.last_insert_rowid(), sender, now))
+                } else {
+                    // No linked sender, or a repeated request id: the caller tells which.
+                    Queued::NoSender
+                });
             }
         }
         // Ends with `synchronous = NORMAL`: durable once the WAL is synced.

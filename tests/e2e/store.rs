@@ -266,3 +266,92 @@ async fn a_store_transaction_keeps_changes_and_their_events_together() {
         db.drop_database().await;
     }
 }
+
+/// A send whose row the database refuses fails alone: the group commit it
+/// shared is retried job by job, so its neighbours are stored and answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_send_in_a_group_commit_fails_alone() {
+    use sqlx::Connection as _;
+    for backend in backends() {
+        let dir = TempDir::new("store-poison");
+        let db = TestDb::create(backend, dir.path()).await;
+        let store = Store::connect(&db.url, 2).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let session = linked_session(&store, 5).await;
+        // The database itself refuses one row (a trigger), and a second
+        // connection holds the write lock so sends pile up into one batch.
+        let mut blocker = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+        let (poison, lock) = match backend {
+            wagate_tests::Backend::Sqlite => (
+                vec![
+                    "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.body = 'poison' \
+                      BEGIN SELECT RAISE(ABORT, 'poisoned row'); END",
+                ],
+                vec!["BEGIN IMMEDIATE"],
+            ),
+            wagate_tests::Backend::Postgres => (
+                vec![
+                    "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                     IF NEW.body = 'poison' THEN RAISE EXCEPTION 'poisoned row'; END IF; \
+                     RETURN NEW; END $$",
+                    "CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW \
+                     EXECUTE FUNCTION poison()",
+                ],
+                vec!["BEGIN", "LOCK TABLE messages IN EXCLUSIVE MODE"],
+            ),
+        };
+        for sql in poison.into_iter().chain(lock) {
+            sqlx::raw_sql(sql).execute(&mut blocker).await.unwrap();
+        }
+        let send = |text: String| {
+            let store = store.clone();
+            tokio::spawn(async move { store.accept(outbound(session, &text, None)).await })
+        };
+        // The first sends take what the accept path writes at once (one
+        // batch on SQLite, one per connection on PostgreSQL) and wait on the
+        // lock; the rest, the poisoned one among them, gather meanwhile.
+        let mut tasks = vec![send("early 0".into()), send("early 1".into())];
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        for i in 0..20 {
+            tasks.push(send(if i == 10 {
+                "poison".into()
+            } else {
+                format!("late {i}")
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+        let (mut stored, mut failed) = (0, 0);
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(Queued::New(record)) => {
+                    assert_ne!(record.body, "poison", "{backend:?}");
+                    stored += 1;
+                }
+                Ok(other) => panic!("{backend:?}: {other:?}"),
+                // The database's words stay in the server log.
+                Err(err) => {
+                    assert_eq!(
+                        err.code,
+                        wagate::error::Code::Internal,
+                        "{backend:?}: {err}"
+                    );
+                    failed += 1;
+                }
+            }
+        }
+        assert_eq!(
+            (stored, failed),
+            (21, 1),
+            "{backend:?}: only the refused send fails"
+        );
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+            .fetch_one(&mut blocker)
+            .await
+            .unwrap();
+        assert_eq!(count, 21, "{backend:?}: and nothing else");
+        let _ = blocker.close().await;
+        store.close().await;
+        db.drop_database().await;
+    }
+}

@@ -102,35 +102,25 @@ impl Messages {
         let mut payload = valid.payload;
         if let Some((source, _, _)) = payload.content.as_ref().and_then(media_of) {
             let field = format!("{prefix}message.{}.source", valid.kind);
-            // Boxed here and below: a future that is rarely needed should not
-            // make every send's future (moved on each call) that much larger.
+            // Boxed: a future that is rarely needed should not make every
+            // send's future (moved on each call) that much larger.
             Box::pin(self.inner.media.check_source(session, source, &field)).await?;
         }
         if let Some(reference) = payload.reply_to.take() {
-            let key = Box::pin(self.resolve_reference(
-                session,
-                reference,
-                &valid.chat,
-                &format!("{prefix}message.reply_to"),
-            ))
-            .await?;
-            payload.reply_to = Some(pb::MessageReference {
-                target: Some(pb::message_reference::Target::Key(key)),
-            });
+            let field = format!("{prefix}message.reply_to");
+            payload.reply_to = Some(
+                self.resolved(session, reference, &valid.chat, &field)
+                    .await?,
+            );
         }
         if let Some(Content::Reaction(reaction)) = payload.content.as_mut()
             && let Some(reference) = reaction.target.take()
         {
-            let key = Box::pin(self.resolve_reference(
-                session,
-                reference,
-                &valid.chat,
-                &format!("{prefix}message.reaction.target"),
-            ))
-            .await?;
-            reaction.target = Some(pb::MessageReference {
-                target: Some(pb::message_reference::Target::Key(key)),
-            });
+            let field = format!("{prefix}message.reaction.target");
+            reaction.target = Some(
+                self.resolved(session, reference, &valid.chat, &field)
+                    .await?,
+            );
         }
         Ok(NewOutbound {
             session_id: session,
@@ -141,6 +131,21 @@ impl Messages {
             payload,
             request_id: valid.request_id,
             request_hash: valid.request_hash,
+        })
+    }
+
+    /// A reference as the key of the message it names (boxed, like the media
+    /// check: most sends have no reference).
+    async fn resolved(
+        &self,
+        session: SessionId,
+        reference: pb::MessageReference,
+        chat: &str,
+        field: &str,
+    ) -> Result<pb::MessageReference> {
+        let key = Box::pin(self.resolve_reference(session, reference, chat, field)).await?;
+        Ok(pb::MessageReference {
+            target: Some(pb::message_reference::Target::Key(key)),
         })
     }
 

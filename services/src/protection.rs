@@ -74,17 +74,9 @@ impl RateFigures {
 }
 
 /// Records an admitted call's figures for the response's `x-ratelimit-*`
-/// metadata ([`RateHeadersLayer`]); the tightest figures of the request win.
+/// metadata ([`RateHeadersLayer`]).
 pub fn record(figures: RateFigures) {
-    let _ = FIGURES.try_with(|cell| {
-        let tighter = cell.get().is_none_or(|known| {
-            (figures.remaining, std::cmp::Reverse(figures.reset_secs))
-                < (known.remaining, std::cmp::Reverse(known.reset_secs))
-        });
-        if tighter {
-            cell.set(Some(figures));
-        }
-    });
+    let _ = FIGURES.try_with(|cell| cell.set(Some(figures)));
 }
 
 fn ceil_secs(duration: Duration) -> u64 {

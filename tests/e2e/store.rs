@@ -5,7 +5,16 @@
 use wagate::session::model::{LinkedUser, Settings};
 use wagate::store::{Backend as StoreBackend, NewOutbound, Queued, Store};
 use wagate_proto::v1 as pb;
-use wagate_tests::{TempDir, TestDb, backends};
+use wagate_tests::{Backend, TempDir, TestDb, backends};
+
+/// A migrated store on a fresh database (the directory holds SQLite's file).
+async fn fresh_store(backend: Backend, name: &str) -> (TempDir, TestDb, Store) {
+    let dir = TempDir::new(name);
+    let db = TestDb::create(backend, dir.path()).await;
+    let store = Store::connect(&db.url, 2).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    (dir, db, store)
+}
 
 fn outbound(session: i64, text: &str, request_id: Option<&str>) -> NewOutbound {
     NewOutbound {
@@ -45,10 +54,7 @@ async fn linked_session(store: &Store, i: usize) -> i64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_queued_batch_answers_exactly_the_stored_rows() {
     for backend in backends() {
-        let dir = TempDir::new("store-batch");
-        let db = TestDb::create(backend, dir.path()).await;
-        let store = Store::connect(&db.url, 2).await.expect("connect");
-        store.migrate().await.expect("migrate");
+        let (_dir, db, store) = fresh_store(backend, "store-batch").await;
         let (a, b) = (
             linked_session(&store, 1).await,
             linked_session(&store, 2).await,
@@ -104,6 +110,19 @@ async fn a_queued_batch_answers_exactly_the_stored_rows() {
             other => panic!("{backend:?}: {other:?}"),
         }
         assert!(matches!(&again[1], Queued::New(r) if r.body == "a4"));
+        // No row for a session that does not exist; its neighbour is queued.
+        let unknown = store
+            .queue_messages(&[outbound(9_999, "x", None), outbound(b, "b3", None)])
+            .await
+            .unwrap();
+        assert!(
+            matches!(&unknown[0], Queued::NoSender),
+            "{backend:?}: {unknown:?}"
+        );
+        assert!(
+            matches!(&unknown[1], Queued::New(r) if r.body == "b3"),
+            "{backend:?}"
+        );
 
         if store.backend() == StoreBackend::Sqlite {
             let refused = sqlx::query("DELETE FROM messages")
@@ -126,10 +145,7 @@ async fn a_queued_batch_answers_exactly_the_stored_rows() {
 async fn a_contact_known_by_lid_moves_to_its_phone_jid_and_merges_fields() {
     use wagate::store::ContactPatch;
     for backend in backends() {
-        let dir = TempDir::new("store-contacts");
-        let db = TestDb::create(backend, dir.path()).await;
-        let store = Store::connect(&db.url, 2).await.expect("connect");
-        store.migrate().await.expect("migrate");
+        let (_dir, db, store) = fresh_store(backend, "store-contacts").await;
         let session = linked_session(&store, 3).await;
         let lid = "123456789012345@lid";
         let first = store
@@ -207,10 +223,7 @@ async fn a_contact_known_by_lid_moves_to_its_phone_jid_and_merges_fields() {
 async fn a_store_transaction_keeps_changes_and_their_events_together() {
     use wagate::store::{ContactPatch, NewEvent};
     for backend in backends() {
-        let dir = TempDir::new("store-tx");
-        let db = TestDb::create(backend, dir.path()).await;
-        let store = Store::connect(&db.url, 2).await.expect("connect");
-        store.migrate().await.expect("migrate");
+        let (_dir, db, store) = fresh_store(backend, "store-tx").await;
         let session = linked_session(&store, 4).await;
         let group = "120363000000000042@g.us";
         let patch = ContactPatch {
@@ -273,23 +286,20 @@ async fn a_store_transaction_keeps_changes_and_their_events_together() {
 async fn a_refused_send_in_a_group_commit_fails_alone() {
     use sqlx::Connection as _;
     for backend in backends() {
-        let dir = TempDir::new("store-poison");
-        let db = TestDb::create(backend, dir.path()).await;
-        let store = Store::connect(&db.url, 2).await.expect("connect");
-        store.migrate().await.expect("migrate");
+        let (_dir, db, store) = fresh_store(backend, "store-poison").await;
         let session = linked_session(&store, 5).await;
         // The database itself refuses one row (a trigger), and a second
         // connection holds the write lock so sends pile up into one batch.
         let mut blocker = sqlx::AnyConnection::connect(&db.url).await.unwrap();
         let (poison, lock) = match backend {
-            wagate_tests::Backend::Sqlite => (
+            Backend::Sqlite => (
                 vec![
                     "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.body = 'poison' \
                       BEGIN SELECT RAISE(ABORT, 'poisoned row'); END",
                 ],
                 vec!["BEGIN IMMEDIATE"],
             ),
-            wagate_tests::Backend::Postgres => (
+            Backend::Postgres => (
                 vec![
                     "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
                      IF NEW.body = 'poison' THEN RAISE EXCEPTION 'poisoned row'; END IF; \

@@ -198,8 +198,7 @@ impl Messages {
 
     /// Queues one message; returns once it is durable. The hot path: the
     /// session is checked by the insert itself, which shares a commit with
-    /// concurrent sends.
-    /// Queues one message; the rate-limit figures go to the response metadata.
+    /// concurrent sends. The rate-limit figures go to the response metadata.
     pub async fn send(&self, session: SessionId, valid: ValidSend) -> Result<MessageRecord> {
         self.inner.limits.admit_call(session)?;
         self.inner

@@ -50,26 +50,31 @@ pub struct RateFigures {
 }
 
 impl RateFigures {
-    /// The figures as `x-ratelimit-*` pairs, for an error's metadata.
-    pub fn headers(&self) -> [(&'static str, String); 3] {
+    /// The figures as `x-ratelimit-*` names and values.
+    fn pairs(&self) -> [(&'static str, u64); 3] {
         [
-            ("x-ratelimit-limit", self.limit.to_string()),
-            ("x-ratelimit-remaining", self.remaining.to_string()),
-            ("x-ratelimit-reset", self.reset_secs.to_string()),
+            ("x-ratelimit-limit", self.limit.into()),
+            ("x-ratelimit-remaining", self.remaining.into()),
+            ("x-ratelimit-reset", self.reset_secs),
         ]
     }
 
-    /// The same as response header values. `remaining` changes with every
+    /// `err` carrying the figures as metadata (the gateway's `X-RateLimit-*`).
+    pub fn attach_to(&self, err: Error) -> Error {
+        self.pairs().into_iter().fold(err, |err, (key, value)| {
+            err.with_metadata(key, value.to_string())
+        })
+    }
+
+    /// The figures as response header values. `remaining` changes with every
     /// call, so it is never indexed: in the HPACK tables it would only evict
     /// entries that do repeat, on both ends of the connection.
-    fn header_values(&self) -> [(&'static str, http::HeaderValue); 3] {
-        let mut remaining = http::HeaderValue::from(self.remaining);
-        remaining.set_sensitive(true);
-        [
-            ("x-ratelimit-limit", self.limit.into()),
-            ("x-ratelimit-remaining", remaining),
-            ("x-ratelimit-reset", self.reset_secs.into()),
-        ]
+    fn header_values(&self) -> impl Iterator<Item = (&'static str, http::HeaderValue)> {
+        self.pairs().into_iter().map(|(key, value)| {
+            let mut value = http::HeaderValue::from(value);
+            value.set_sensitive(key == "x-ratelimit-remaining");
+            (key, value)
+        })
     }
 }
 
@@ -155,7 +160,7 @@ impl Protection {
                     remaining: 0,
                     reset_secs: ceil_secs(wait).max(1),
                 };
-                let mut err = Error::new(
+                let err = Error::new(
                     Code::ResourceExhausted,
                     Reason::RateLimited,
                     format!(
@@ -167,10 +172,7 @@ impl Protection {
                     ),
                 )
                 .with_retry_after(wait);
-                for (key, value) in figures.headers() {
-                    err = err.with_metadata(key, value);
-                }
-                return Err(err);
+                return Err(figures.attach_to(err));
             }
         }
         log.extend(std::iter::repeat_n(now, count as usize));

@@ -56,7 +56,7 @@ impl Limits {
                 remaining: 0,
                 reset_secs: wait.as_secs_f64().ceil() as u64,
             };
-            let mut err = rate_limited(
+            let err = rate_limited(
                 format!(
                     "rate limit reached: at most {limit} send requests per {} s for a session; retry in {} s",
                     window.as_secs(),
@@ -64,10 +64,7 @@ impl Limits {
                 ),
                 wait,
             );
-            for (key, value) in status.headers() {
-                err = err.with_metadata(key, value);
-            }
-            return Err(err);
+            return Err(status.attach_to(err));
         }
         log.push_back(now);
         let figures = RateFigures {
